@@ -1,0 +1,1 @@
+"""Deterministic on-chain applications (the native equivalent of smart contracts)."""

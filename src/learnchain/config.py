@@ -1,0 +1,92 @@
+"""Node configuration: one TOML file per node, every option with a default that works locally."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from learnchain.core.errors import ConfigError
+
+
+@dataclass
+class ApiConfig:
+    host: str = "127.0.0.1"
+    port: int = 8645
+
+
+@dataclass
+class MiningConfig:
+    enabled: bool = True
+    key: str = "keys/node.json"
+    password_file: str = "keys/password.txt"
+    min_block_interval_ms: int = 1000
+    max_block_txs: int = 2000
+
+
+@dataclass
+class NodeConfig:
+    datadir: Path
+    genesis: str = "genesis.json"
+    database: str = "chain.sqlite"
+    api: ApiConfig = field(default_factory=ApiConfig)
+    mining: MiningConfig = field(default_factory=MiningConfig)
+
+    def path(self, relative: str) -> Path:
+        p = Path(relative)
+        return p if p.is_absolute() else self.datadir / p
+
+    @classmethod
+    def load(cls, datadir: Path) -> NodeConfig:
+        path = Path(datadir) / "node.toml"
+        if not path.exists():
+            raise ConfigError(f"no node.toml in {datadir}; create one with "
+                              f"`learnchain init --datadir {datadir}`")
+        try:
+            plain = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        return cls.from_plain(Path(datadir), plain, str(path))
+
+    @classmethod
+    def from_plain(cls, datadir: Path, plain: dict[str, Any], source: str) -> NodeConfig:
+        config = cls(datadir=datadir)
+        sections = {"api": config.api, "mining": config.mining}
+        for key, value in plain.items():
+            if key in sections:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{source}: [{key}] must be a table")
+                _assign(sections[key], value, f"{source}: [{key}]")
+            elif key in ("genesis", "database"):
+                if not isinstance(value, str):
+                    raise ConfigError(f"{source}: '{key}' must be a path string")
+                setattr(config, key, value)
+            else:
+                raise ConfigError(f"{source}: unknown option '{key}'; options: genesis, "
+                                  "database, [api], [mining]")
+        if not 0 < config.api.port < 65536:
+            raise ConfigError(f"{source}: [api] port must be in 1..65535")
+        return config
+
+    def to_toml(self) -> str:
+        m, a = self.mining, self.api
+        return (
+            f'genesis = "{self.genesis}"\ndatabase = "{self.database}"\n\n'
+            f'[api]\nhost = "{a.host}"\nport = {a.port}\n\n'
+            f'[mining]\nenabled = {str(m.enabled).lower()}\nkey = "{m.key}"\n'
+            f'password_file = "{m.password_file}"\n'
+            f"min_block_interval_ms = {m.min_block_interval_ms}\n"
+            f"max_block_txs = {m.max_block_txs}\n"
+        )
+
+
+def _assign(target: Any, values: dict[str, Any], where: str) -> None:
+    for key, value in values.items():
+        if not hasattr(target, key):
+            raise ConfigError(f"{where}: unknown option '{key}'; options: "
+                              f"{', '.join(vars(target))}")
+        expected = type(getattr(target, key))
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"{where}: '{key}' must be {expected.__name__}, got {value!r}")
+        setattr(target, key, value)

@@ -1,0 +1,26 @@
+"""Engines by the name a genesis file uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from learnchain.consensus.base import ConsensusEngine
+from learnchain.core.errors import ConfigError
+
+
+def _pow(config: dict[str, Any]) -> ConsensusEngine:
+    from learnchain.consensus.pow import GovernedPow
+
+    return GovernedPow(config)
+
+
+ENGINES: dict[str, Callable[[dict[str, Any]], ConsensusEngine]] = {"pow": _pow}
+
+
+def build_engine(name: str, config: dict[str, Any]) -> ConsensusEngine:
+    factory = ENGINES.get(name)
+    if factory is None:
+        raise ConfigError(f"genesis field 'engine': unknown engine {name!r}; "
+                          f"available: {', '.join(sorted(ENGINES))}")
+    return factory(config)

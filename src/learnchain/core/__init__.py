@@ -1,0 +1,1 @@
+"""Core data, encoding, keys and chain rules shared by every node configuration."""

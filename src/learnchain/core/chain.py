@@ -1,0 +1,417 @@
+"""The block tree: import, fork choice, reorgs, orphans, and the state at the head.
+
+Blocks are checked in two stages. Cheap stateless checks (size, roots of the body, proposer
+signature, the engine's header check, time bound) run before anything is stored. Full checks
+(consensus parameters at the parent, every transaction, state and receipt roots) run when a
+block joins the canonical chain. A block that fails them is removed with its descendants; the
+old head stays, and nothing partial is ever stored.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from learnchain.apps.base import App, BlockInfo
+from learnchain.consensus.base import BlockMetrics, ConsensusEngine, ConsensusParams, fork_rule
+from learnchain.core.encoding import decode, encode
+from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction, StoreError
+from learnchain.core.execution import ExecutionResult, Executor, SignatureCache, recover_senders
+from learnchain.core.genesis import GenesisConfig
+from learnchain.core.merkle import EMPTY_ROOT, merkle_root
+from learnchain.core.state import Journal, StateView, WorldState, state_root
+from learnchain.core.types import (
+    ZERO_HASH,
+    Block,
+    BlockHeader,
+    Receipt,
+    Transaction,
+    receipts_root,
+)
+from learnchain.storage.sqlite_store import SqliteStore
+
+ZERO_ADDRESS = bytes(20)
+MAX_ORPHANS = 512
+MAX_INVALID_REMEMBERED = 10_000
+
+
+class AddStatus(StrEnum):
+    NEW_HEAD = "new-head"
+    STORED = "stored"
+    ORPHAN = "orphan"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class AddResult:
+    status: AddStatus
+    block_hash: bytes
+    reorg_depth: int = 0
+    connected: tuple[bytes, ...] = ()
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Chain:
+    """One chain's block tree and head state, persisted in a SqliteStore."""
+
+    def __init__(self, store: SqliteStore, genesis: GenesisConfig, apps: dict[str, App],
+                 engine: ConsensusEngine, clock: Callable[[], int] = wall_clock_ms) -> None:
+        self.store = store
+        self.genesis_config = genesis
+        self.engine = engine
+        self.executor = Executor(genesis.chain_id, apps, engine)
+        self.fork_key = fork_rule(genesis.fork_choice)
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.sig_cache = SignatureCache()
+        self.orphans: OrderedDict[bytes, Block] = OrderedDict()
+        self.invalid: OrderedDict[bytes, str] = OrderedDict()
+        self.listeners: list[Callable[[Block], None]] = []
+        self.genesis_block, genesis_writes = self._make_genesis()
+        stored_genesis = store.get_meta("genesis")
+        if stored_genesis is None:
+            self._init_store(genesis_writes)
+        elif stored_genesis != self.genesis_block.hash:
+            raise StoreError("the store in this data directory belongs to another chain "
+                             f"(genesis 0x{stored_genesis.hex()[:16]}…); use a new --datadir")
+        self._resume()
+
+    # ----- set-up and restart ------------------------------------------------------------
+
+    def _make_genesis(self) -> tuple[Block, dict[str, bytes | None]]:
+        g = self.genesis_config
+        info = BlockInfo(g.chain_id, 0, g.timestamp_ms, ZERO_HASH, ZERO_ADDRESS)
+        writes = self.executor.genesis_writes(g.apps, info)
+        header = BlockHeader(g.chain_id, 0, ZERO_HASH, g.timestamp_ms, ZERO_ADDRESS, EMPTY_ROOT,
+                             state_root(ZERO_HASH, writes), EMPTY_ROOT, self.engine.name,
+                             {"config": g.hash})
+        return Block(header), writes
+
+    def _init_store(self, writes: dict[str, bytes | None]) -> None:
+        block = self.genesis_block
+        state = WorldState()
+        undo = state.apply(writes)
+        with self.store.transaction():
+            self.store.put_block(block.hash, block.parent, 0, block.encoded,
+                                 encode(BlockMetrics(0, 0, 0, 0).to_plain()))
+            self.store.put_journal(block.hash, Journal(dict(writes), undo).to_bytes())
+            self.store.put_receipts(block.hash, encode([]))
+            self.store.write_state(writes)
+            self.store.set_canonical(0, block.hash)
+            self._write_head_meta(block.hash, state.checksum)
+            self.store.set_meta("genesis", block.hash)
+
+    def _write_head_meta(self, head: bytes, checksum: int) -> None:
+        self.store.set_meta("head", head)
+        self.store.set_meta("checksum", checksum.to_bytes(32, "big"))
+
+    def _resume(self) -> None:
+        """Load the head state and re-verify the head against what the store says."""
+        head_hash = self.store.get_meta("head")
+        if head_hash is None:
+            raise StoreError("the store has no head; it was not initialised by learnchain")
+        self.state = WorldState(self.store.load_state())
+        stored = self.store.get_meta("checksum")
+        if stored is None or int.from_bytes(stored, "big") != self.state.checksum:
+            raise StoreError("the stored state does not match its checksum; the database was "
+                             "changed outside learnchain. Run `learnchain chain verify` and "
+                             "re-sync into a new data directory")
+        head = self._load_block(head_hash)
+        if head is None or self.store.canonical_hash(head.height) != head_hash:
+            raise StoreError("the stored head is not on the stored canonical chain")
+        if head.height > 0:
+            self._check_stateless(head, check_time=False)
+        self.head = head.header
+        self.head_metrics = self._metrics(head_hash)
+
+    # ----- reading -----------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        return self.head.height
+
+    @property
+    def head_hash(self) -> bytes:
+        return self.head.hash
+
+    def _load_block(self, block_hash: bytes) -> Block | None:
+        stored = self.store.get_block(block_hash)
+        return None if stored is None else Block.decode(stored.data)
+
+    def get_block(self, block_hash: bytes) -> Block | None:
+        with self.lock:
+            return self._load_block(block_hash)
+
+    def block_at(self, height: int) -> Block | None:
+        with self.lock:
+            block_hash = self.store.canonical_hash(height)
+            return None if block_hash is None else self._load_block(block_hash)
+
+    def has_block(self, block_hash: bytes) -> bool:
+        return self.store.get_block(block_hash) is not None
+
+    def canonical_blocks(self, start: int = 0, end: int | None = None) -> Iterator[Block]:
+        end = self.height if end is None else end
+        for _, block_hash in self.store.canonical_range(start, end):
+            block = self._load_block(block_hash)
+            assert block is not None
+            yield block
+
+    def receipts(self, block_hash: bytes) -> list[Receipt] | None:
+        data = self.store.get_receipts(block_hash)
+        return None if data is None else [Receipt.from_plain(p) for p in decode(data)]
+
+    def find_transaction(self, tx_hash: bytes) -> tuple[Block, int, Receipt] | None:
+        with self.lock:
+            found = self.store.find_tx(tx_hash)
+            if found is None:
+                return None
+            block = self._load_block(found[0])
+            receipts = self.receipts(found[0])
+            assert block is not None and receipts is not None
+            return block, found[1], receipts[found[1]]
+
+    def _metrics(self, block_hash: bytes) -> BlockMetrics:
+        stored = self.store.get_block(block_hash)
+        assert stored is not None
+        return BlockMetrics.from_plain(decode(stored.metrics))
+
+    def consensus_params(self) -> ConsensusParams:
+        return self.executor.consensus_params(self.state)
+
+    # ----- import ------------------------------------------------------------------------
+
+    def add_block(self, block: Block) -> AddResult:
+        """Import a block from anywhere (peer, producer, file). Raises InvalidBlock."""
+        with self.lock:
+            result = self._add_one(block)
+            if result.status in (AddStatus.NEW_HEAD, AddStatus.STORED):
+                self._adopt_orphans(block.hash)
+        if result.status is AddStatus.NEW_HEAD:
+            for listener in self.listeners:
+                listener(block)
+        return result
+
+    def _add_one(self, block: Block) -> AddResult:
+        block_hash = block.hash
+        if block_hash in self.invalid:
+            raise InvalidBlock(f"block was already rejected: {self.invalid[block_hash]}")
+        if self.has_block(block_hash):
+            return AddResult(AddStatus.DUPLICATE, block_hash)
+        self._check_stateless(block, check_time=True)
+        if block.parent in self.invalid:
+            self._remember_invalid(block_hash, "its parent is invalid")
+            raise InvalidBlock("block builds on an invalid parent")
+        parent = self.store.get_block(block.parent)
+        if parent is None:
+            self._add_orphan(block)
+            return AddResult(AddStatus.ORPHAN, block_hash)
+        parent_header = Block.decode(parent.data).header
+        self._check_against_parent(block.header, parent_header)
+        metrics = BlockMetrics.from_plain(decode(parent.metrics)).child(
+            self.engine.work(block.header), self.engine.fork_reward(block.header))
+        if self.fork_key(metrics) <= self.fork_key(self.head_metrics):
+            with self.store.transaction():
+                self.store.put_block(block_hash, block.parent, block.height, block.encoded,
+                                     encode(metrics.to_plain()))
+            return AddResult(AddStatus.STORED, block_hash)
+        return self._reorg_to(block, metrics)
+
+    def _check_stateless(self, block: Block, *, check_time: bool) -> None:
+        header = block.header
+        g = self.genesis_config
+        if header.chain_id != g.chain_id:
+            raise InvalidBlock(f"wrong chain id {header.chain_id}; this chain is {g.chain_id}")
+        if header.engine != self.engine.name:
+            raise InvalidBlock(f"block is for engine {header.engine!r}; this chain runs "
+                               f"{self.engine.name!r}")
+        if header.height == 0:
+            raise InvalidBlock("a second genesis block cannot be imported")
+        if block.computed_tx_root() != header.tx_root:
+            raise InvalidBlock("wrong tx root: the header does not commit to these transactions")
+        if check_time and header.timestamp_ms > self.clock() + g.max_future_ms:
+            raise InvalidBlock(f"timestamp is more than {g.max_future_ms} ms in the future")
+        block.verify_signature()
+        self.engine.check_header(header)
+
+    def _check_against_parent(self, header: BlockHeader, parent: BlockHeader) -> None:
+        if header.height != parent.height + 1:
+            raise InvalidBlock(f"height {header.height} does not follow parent height "
+                               f"{parent.height}")
+        if header.timestamp_ms < parent.timestamp_ms:
+            raise InvalidBlock("timestamp is earlier than the parent's")
+
+    def _add_orphan(self, block: Block) -> None:
+        self.orphans[block.hash] = block
+        while len(self.orphans) > MAX_ORPHANS:
+            self.orphans.popitem(last=False)
+
+    def _adopt_orphans(self, parent_hash: bytes) -> None:
+        ready = [parent_hash]
+        while ready:
+            current = ready.pop()
+            children = [b for b in self.orphans.values() if b.parent == current]
+            for child in children:
+                del self.orphans[child.hash]
+                try:
+                    self._add_one(child)
+                    ready.append(child.hash)
+                except InvalidBlock:
+                    pass
+
+    def _remember_invalid(self, block_hash: bytes, reason: str) -> None:
+        self.invalid[block_hash] = reason
+        while len(self.invalid) > MAX_INVALID_REMEMBERED:
+            self.invalid.popitem(last=False)
+
+    def missing_parents(self) -> list[bytes]:
+        """Parents that orphans wait for, so the network layer can fetch them."""
+        return sorted({b.parent for b in self.orphans.values()} - set(self.orphans))
+
+    # ----- reorg and connect -------------------------------------------------------------
+
+    def _branch_to(self, block: Block) -> tuple[list[Block], int]:
+        """Blocks from the fork point (exclusive) to `block`, and the fork point's height."""
+        branch = [block]
+        cursor = block.parent
+        while self.store.canonical_hash(branch[-1].height - 1) != cursor:
+            parent = self._load_block(cursor)
+            if parent is None:
+                raise InvalidBlock("branch does not reach a stored ancestor")
+            branch.append(parent)
+            cursor = parent.parent
+        branch.reverse()
+        return branch, branch[0].height - 1
+
+    def _reorg_to(self, block: Block, metrics: BlockMetrics) -> AddResult:
+        branch, fork_height = self._branch_to(block)
+        depth = self.head.height - fork_height
+        if depth > self.genesis_config.max_reorg_depth:
+            raise InvalidBlock(f"switching to this branch would undo {depth} blocks; the "
+                               f"finality bound is {self.genesis_config.max_reorg_depth}")
+        old_head, old_metrics = self.head, self.head_metrics
+        undone: list[tuple[Block, Journal]] = []
+        applied: list[Journal] = []
+        try:
+            with self.store.transaction():
+                self.store.put_block(block.hash, block.parent, block.height, block.encoded,
+                                     encode(metrics.to_plain()))
+                for height in range(self.head.height, fork_height, -1):
+                    undone.append(self._disconnect(height))
+                for branch_block in branch:
+                    applied.append(self._connect(branch_block))
+                self.head = block.header
+                self.head_metrics = metrics
+                self._write_head_meta(block.hash, self.state.checksum)
+        except (InvalidBlock, InvalidTransaction, EncodingError) as exc:
+            for journal in reversed(applied):
+                self.state.apply(journal.undo)
+            for _, journal in reversed(undone):
+                self.state.apply(journal.writes)
+            self.head, self.head_metrics = old_head, old_metrics
+            bad = branch[min(len(applied), len(branch) - 1)]
+            self._discard_from(bad.hash, f"block 0x{bad.hash.hex()[:16]} at height "
+                               f"{bad.height}: {exc}")
+            raise InvalidBlock(str(exc)) from None
+        except BaseException:
+            for journal in reversed(applied):
+                self.state.apply(journal.undo)
+            for _, journal in reversed(undone):
+                self.state.apply(journal.writes)
+            self.head, self.head_metrics = old_head, old_metrics
+            raise
+        return AddResult(AddStatus.NEW_HEAD, block.hash, depth, tuple(b.hash for b in branch))
+
+    def _discard_from(self, bad_hash: bytes, reason: str) -> None:
+        """Forget an invalid block and everything built on it."""
+        with self.store.transaction():
+            stack = [bad_hash]
+            while stack:
+                current = stack.pop()
+                self._remember_invalid(current, reason)
+                stack.extend(self.store.children(current))
+                self.store.delete_block(current)
+
+    def _disconnect(self, height: int) -> tuple[Block, Journal]:
+        block_hash = self.store.canonical_hash(height)
+        assert block_hash is not None
+        block = self._load_block(block_hash)
+        data = self.store.get_journal(block_hash)
+        assert block is not None and data is not None
+        journal = Journal.from_bytes(data)
+        self.state.apply(journal.undo)
+        self.store.write_state(journal.undo)
+        self.store.unindex_txs([tx.hash for tx in block.transactions])
+        self.store.drop_canonical_above(height - 1)
+        return block, journal
+
+    def _connect(self, block: Block) -> Journal:
+        parent = self._load_block(block.parent)
+        assert parent is not None
+        result = self.execute_for(block, parent.header)
+        journal = Journal(result.writes, self.state.apply(result.writes))
+        self.store.put_journal(block.hash, journal.to_bytes())
+        self.store.put_receipts(block.hash, encode([r.to_plain() for r in result.receipts]))
+        self.store.write_state(result.writes)
+        self.store.set_canonical(block.height, block.hash)
+        self.store.index_txs(block.hash, [tx.hash for tx in block.transactions])
+        return journal
+
+    def execute_for(self, block: Block, parent: BlockHeader) -> ExecutionResult:
+        """Fully validate `block` on the current state (which must be its parent's)."""
+        header = block.header
+        cp = self.consensus_params()
+        if not self.engine.can_propose(header.proposer, cp):
+            raise InvalidBlock(f"proposer 0x{header.proposer.hex()} is not an active miner")
+        self.engine.verify(block, parent, cp)
+        senders = recover_senders(block.transactions, self.sig_cache)
+        info = BlockInfo(header.chain_id, header.height, header.timestamp_ms, header.parent,
+                         header.proposer)
+        try:
+            result = self.executor.execute(self.state, info, block.transactions, senders,
+                                           strict=True, reward=self.engine.reward(header, cp))
+        except InvalidTransaction as exc:
+            raise InvalidBlock(str(exc)) from None
+        if state_root(parent.state_root, result.writes) != header.state_root:
+            raise InvalidBlock("wrong state root: executing the block gives a different state")
+        if receipts_root(result.receipts) != header.receipts_root:
+            raise InvalidBlock("wrong receipts root: executing the block gives other receipts")
+        return result
+
+    # ----- building ----------------------------------------------------------------------
+
+    def build_candidate(self, txs: list[Transaction], proposer: bytes,
+                        timestamp_ms: int | None = None) -> tuple[Block, ExecutionResult]:
+        """An unsealed, unsigned block on the current head with the valid subset of `txs`."""
+        with self.lock:
+            parent = self.head
+            ts = max(parent.timestamp_ms, self.clock() if timestamp_ms is None else timestamp_ms)
+            cp = self.consensus_params()
+            stub = BlockHeader(parent.chain_id, parent.height + 1, parent.hash, ts, proposer,
+                               EMPTY_ROOT, ZERO_HASH, EMPTY_ROOT, self.engine.name)
+            stub = self.engine.prepare(stub, cp)
+            info = BlockInfo(stub.chain_id, stub.height, ts, parent.hash, proposer)
+            senders = recover_senders(txs, self.sig_cache)
+            result = self.executor.execute(self.state, info, txs, senders, strict=False,
+                                           reward=self.engine.reward(stub, cp))
+            header = BlockHeader(
+                stub.chain_id, stub.height, stub.parent, ts, proposer,
+                merkle_root([tx.hash for tx in result.included]),
+                state_root(parent.state_root, result.writes), receipts_root(result.receipts),
+                self.engine.name, stub.engine_fields)
+            return Block(header, tuple(result.included)), result
+
+    def query(self, app: str, method: str, args: dict[str, Any]) -> Any:
+        with self.lock:
+            target = self.executor.apps.get(app)
+            if target is None:
+                raise KeyError(f"unknown app {app!r}")
+            return target.query(StateView(self.state, app, writable=False), method, args)

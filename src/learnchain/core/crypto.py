@@ -1,0 +1,131 @@
+"""secp256k1 keys, recoverable signatures and Ethereum-style addresses.
+
+Addresses follow the Ethereum convention (last 20 bytes of Keccak-256 of the uncompressed
+public key) so identifiers match the wider tooling; keystores use the Ethereum keystore format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import coincurve
+from Crypto.Hash import keccak
+
+from learnchain.core.errors import InvalidTransaction, KeystoreError
+
+ADDRESS_SIZE = 20
+SIGNATURE_SIZE = 65
+
+
+def keccak256(data: bytes) -> bytes:
+    return keccak.new(digest_bits=256, data=data).digest()
+
+
+def address_of_public_key(public_key: coincurve.PublicKey) -> bytes:
+    return keccak256(public_key.format(compressed=False)[1:])[-ADDRESS_SIZE:]
+
+
+def to_checksum_address(address: bytes) -> str:
+    """EIP-55 mixed-case hex, so a mistyped address is caught by tools."""
+    hex_addr = address.hex()
+    digest = keccak256(hex_addr.encode()).hex()
+    return "0x" + "".join(
+        c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(hex_addr)
+    )
+
+
+def parse_address(text: str) -> bytes:
+    """Bytes of a 0x-prefixed 40-hex-digit address; the error says what is wrong with it."""
+    body = text[2:] if text.startswith(("0x", "0X")) else text
+    if len(body) != 2 * ADDRESS_SIZE:
+        raise ValueError(f"address {text!r} must be 40 hex digits after 0x")
+    try:
+        raw = bytes.fromhex(body)
+    except ValueError:
+        raise ValueError(f"address {text!r} is not hexadecimal") from None
+    if body != body.lower() and body != body.upper() and to_checksum_address(raw) != "0x" + body:
+        raise ValueError(f"address {text!r} fails its EIP-55 checksum; check for a typo")
+    return raw
+
+
+@dataclass(frozen=True)
+class PrivateKey:
+    secret: bytes
+
+    @classmethod
+    def generate(cls) -> PrivateKey:
+        return cls(coincurve.PrivateKey().secret)
+
+    @classmethod
+    def from_hex(cls, text: str) -> PrivateKey:
+        return cls(bytes.fromhex(text.removeprefix("0x")))
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> PrivateKey:
+        """Deterministic key for tests and dev networks; never for real funds."""
+        return cls(keccak256(b"learnchain-dev-key" + seed))
+
+    def __post_init__(self) -> None:
+        if len(self.secret) != 32:
+            raise ValueError("a private key is 32 bytes")
+        coincurve.PrivateKey(self.secret)
+
+    @property
+    def address(self) -> bytes:
+        return address_of_public_key(coincurve.PrivateKey(self.secret).public_key)
+
+    def sign(self, digest: bytes) -> bytes:
+        """65-byte recoverable signature (r‖s‖v) over a 32-byte digest."""
+        return coincurve.PrivateKey(self.secret).sign_recoverable(digest, hasher=None)
+
+    def __repr__(self) -> str:
+        return f"PrivateKey(address={to_checksum_address(self.address)})"
+
+
+def recover_address(digest: bytes, signature: bytes) -> bytes:
+    """The signer's address; raises InvalidTransaction for a signature that does not recover."""
+    if len(signature) != SIGNATURE_SIZE:
+        raise InvalidTransaction(f"signature must be {SIGNATURE_SIZE} bytes, got {len(signature)}")
+    try:
+        public_key = coincurve.PublicKey.from_signature_and_message(signature, digest, hasher=None)
+    except Exception:
+        raise InvalidTransaction("signature does not recover a public key") from None
+    return address_of_public_key(public_key)
+
+
+def save_keystore(key: PrivateKey, path: Path, password: str, *, light: bool = False) -> None:
+    """Write an Ethereum (v3) keystore; `light` uses cheap KDF settings for tests only."""
+    from eth_keyfile import create_keyfile_json
+
+    kwargs = {"kdf": "pbkdf2", "iterations": 2} if light else {"kdf": "scrypt"}
+    document = create_keyfile_json(key.secret, password.encode(), **kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(document, indent=2))
+    os.replace(tmp, path)
+
+
+def keystore_address(path: Path) -> bytes:
+    try:
+        return bytes.fromhex(json.loads(path.read_text())["address"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise KeystoreError(f"{path} is not a readable keystore file: {exc}") from None
+
+
+def load_keystore(path: Path, password: str) -> PrivateKey:
+    from eth_keyfile import decode_keyfile_json
+
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise KeystoreError(f"cannot read keystore {path}: {exc}") from None
+    try:
+        secret = decode_keyfile_json(document, password.encode())
+    except ValueError:
+        raise KeystoreError(f"wrong password for keystore {path}") from None
+    except Exception as exc:
+        raise KeystoreError(f"keystore {path} is damaged: {exc}") from None
+    return PrivateKey(bytes(secret))

@@ -1,0 +1,89 @@
+"""Canonical bytes for everything that is hashed or signed.
+
+Deterministic CBOR (RFC 8949 §4.2) over a closed set of plain types: int, bytes, str, bool,
+None, lists and maps with str keys. Floats are refused because their rounding differs between
+platforms and would let two honest nodes disagree. Decoding is strict: the input must be exactly
+the canonical encoding of what it decodes to, so one value has one byte string and one hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import cbor2
+
+from learnchain.core.errors import EncodingError
+
+MAX_ENCODED_SIZE = 4 * 1024 * 1024
+MAX_DEPTH = 32
+
+Plain = int | bytes | str | bool | None | list["Plain"] | dict[str, "Plain"]
+
+
+def _check(value: Any, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise EncodingError(f"value nests deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, bool | int | bytes | str):
+        return
+    if isinstance(value, float):
+        raise EncodingError(
+            f"float {value!r} cannot be encoded: consensus data holds no floats; "
+            "use a fixed-point integer (e.g. value * 10**9) instead"
+        )
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EncodingError(f"map key {key!r} is not a str; only str keys are allowed")
+            _check(item, depth + 1)
+        return
+    raise EncodingError(
+        f"type {type(value).__name__} cannot be encoded; use int, bytes, str, bool, None, "
+        "list or dict with str keys"
+    )
+
+
+def encode(value: Any) -> bytes:
+    """Canonical bytes of a plain value (tuples encode as lists)."""
+    _check(value)
+    data = cbor2.dumps(value, canonical=True)
+    if len(data) > MAX_ENCODED_SIZE:
+        raise EncodingError(f"encoding is {len(data)} bytes; the limit is {MAX_ENCODED_SIZE}")
+    return data
+
+
+def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Any:
+    """The plain value of canonical bytes; anything else raises EncodingError."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise EncodingError(f"expected bytes to decode, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > max_size:
+        raise EncodingError(f"encoding is {len(data)} bytes; the limit is {max_size}")
+    if not data:
+        raise EncodingError("empty input is not a canonical encoding")
+    try:
+        value = cbor2.loads(data)
+    except Exception as exc:  # cbor2 raises several types on malformed input
+        raise EncodingError(f"malformed CBOR: {exc}") from None
+    try:
+        canonical = encode(value)
+    except EncodingError as exc:
+        raise EncodingError(f"decoded value is not plain: {exc}") from None
+    except RecursionError:
+        raise EncodingError("value nests too deeply") from None
+    if canonical != data:
+        raise EncodingError("bytes are valid CBOR but not the canonical encoding of their value")
+    return value
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def hash_value(value: Any) -> bytes:
+    """SHA-256 of the canonical encoding: the one way plain values are identified."""
+    return hashlib.sha256(encode(value)).digest()

@@ -1,0 +1,175 @@
+"""The state transition: validate transactions, run them through apps, mint the reward.
+
+`execute_block` is the one function that turns (state, block contents) into (write set,
+receipts). Producers and verifiers both call it, so a block that builds is a block that
+verifies. An app error reverts only its transaction; an invalid transaction invalidates a
+block under verification and is skipped (left out) while building.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from learnchain.apps.base import App, AppError, Bank, BlockInfo, CallContext
+from learnchain.apps.consensus import read_params
+from learnchain.consensus.base import ConsensusParams
+from learnchain.core.encoding import encode
+from learnchain.core.errors import InvalidTransaction
+from learnchain.core.state import Overlay, StateView, WorldState, Writes
+from learnchain.core.types import Receipt, Transaction
+
+SYSTEM = "sys"
+PARALLEL_RECOVERY_MIN = 64
+_recovery_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sigrecover")
+
+
+class SignatureCache:
+    """Senders already recovered (e.g. when a transaction entered the mempool), by tx hash."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.capacity = capacity
+        self._senders: dict[bytes, bytes] = {}
+
+    def get(self, tx_hash: bytes) -> bytes | None:
+        return self._senders.get(tx_hash)
+
+    def put(self, tx_hash: bytes, sender: bytes) -> None:
+        if len(self._senders) >= self.capacity:
+            self._senders.pop(next(iter(self._senders)))
+        self._senders[tx_hash] = sender
+
+
+def _recover_or_none(tx: Transaction) -> bytes | None:
+    try:
+        return tx.recover_signer()
+    except InvalidTransaction:
+        return None
+
+
+def recover_senders(txs: Sequence[Transaction], cache: SignatureCache | None = None) -> list[
+        bytes | None]:
+    """Signers of many transactions; secp256k1 releases the GIL, so two threads share the work."""
+    senders: list[bytes | None] = [cache.get(tx.hash) if cache else None for tx in txs]
+    missing = [i for i, s in enumerate(senders) if s is None]
+    if len(missing) >= PARALLEL_RECOVERY_MIN:
+        recovered = list(_recovery_pool.map(_recover_or_none, [txs[i] for i in missing],
+                                            chunksize=32))
+    else:
+        recovered = [_recover_or_none(txs[i]) for i in missing]
+    for i, sender in zip(missing, recovered, strict=True):
+        senders[i] = sender
+        if cache is not None and sender is not None:
+            cache.put(txs[i].hash, sender)
+    return senders
+
+
+def nonce_key(address: bytes) -> str:
+    return f"{SYSTEM}/nonce/{address.hex()}"
+
+
+def account_nonce(source: WorldState | Overlay, address: bytes) -> int:
+    raw = source.get_raw(nonce_key(address))
+    return 0 if raw is None else int.from_bytes(raw, "big")
+
+
+def validate_transaction(tx: Transaction, chain_id: int, apps: Mapping[str, App],
+                         signer: bytes | None, expected_nonce: int | None) -> None:
+    """Raise InvalidTransaction with the first rule the transaction breaks."""
+    if tx.chain_id != chain_id:
+        raise InvalidTransaction(f"wrong chain id {tx.chain_id}; this chain is {chain_id}")
+    if signer is None:
+        raise InvalidTransaction("invalid signature: it does not recover a public key")
+    if signer != tx.sender:
+        raise InvalidTransaction("invalid signature: it was not made by the sender's key")
+    app = apps.get(tx.app)
+    if app is None:
+        raise InvalidTransaction(f"unknown app {tx.app!r}; apps on this chain: "
+                                 f"{', '.join(sorted(apps))}")
+    if not app.has_method(tx.method):
+        raise InvalidTransaction(f"app {tx.app!r} has no method {tx.method!r}; methods: "
+                                 f"{', '.join(sorted(app.tx_methods))}")
+    if expected_nonce is not None and tx.nonce != expected_nonce:
+        kind = "replayed (already used)" if tx.nonce < expected_nonce else "gapped (too high)"
+        raise InvalidTransaction(f"nonce {tx.nonce} is {kind}; the sender's next nonce is "
+                                 f"{expected_nonce}")
+
+
+@dataclass
+class ExecutionResult:
+    writes: Writes
+    receipts: list[Receipt]
+    included: list[Transaction]
+    rejected: list[tuple[Transaction, str]] = field(default_factory=list)
+
+
+class Executor:
+    """Runs blocks for one chain configuration (chain id, apps, consensus engine)."""
+
+    def __init__(self, chain_id: int, apps: Mapping[str, App], engine: Any) -> None:
+        self.chain_id = chain_id
+        self.apps = dict(sorted(apps.items()))
+        self.engine = engine
+
+    def consensus_params(self, source: WorldState | Overlay) -> ConsensusParams:
+        return read_params(StateView(source, "consensus", writable=False))
+
+    def genesis_writes(self, config: Mapping[str, Any], info: BlockInfo) -> Writes:
+        overlay = Overlay(WorldState())
+        for name, app in self.apps.items():
+            ctx = CallContext(name, None, info, b"genesis", overlay)
+            app.genesis(ctx, dict(config.get(name, {})))
+        return overlay.writes
+
+    def execute(self, world: WorldState, info: BlockInfo, txs: Iterable[Transaction],
+                senders: Sequence[bytes | None] | None, *, strict: bool,
+                reward: int = 0) -> ExecutionResult:
+        """Apply `txs` in order on an overlay of `world` (world itself is not changed).
+
+        strict=True (verifying): the first invalid transaction raises InvalidTransaction.
+        strict=False (building): invalid transactions are left out and reported.
+        """
+        txs = list(txs)
+        if senders is None:
+            senders = recover_senders(txs)
+        block_overlay = Overlay(world)
+        result = ExecutionResult({}, [], [])
+        for tx, signer in zip(txs, senders, strict=True):
+            try:
+                validate_transaction(tx, self.chain_id, self.apps, signer,
+                                     account_nonce(block_overlay, tx.sender))
+            except InvalidTransaction as exc:
+                if strict:
+                    raise InvalidTransaction(f"transaction {tx.hash.hex()[:16]}: {exc}") from None
+                result.rejected.append((tx, str(exc)))
+                continue
+            block_overlay.set_raw(nonce_key(tx.sender), (tx.nonce + 1).to_bytes(8, "big"))
+            result.receipts.append(self._run(block_overlay, info, tx))
+            result.included.append(tx)
+        for name, app in self.apps.items():
+            end_overlay = Overlay(block_overlay)
+            try:
+                app.end_block(CallContext(name, None, info, b"end-block", end_overlay))
+                end_overlay.commit()
+            except AppError:
+                pass
+        if reward:
+            Bank(block_overlay).mint(info.proposer, reward)
+        result.writes = block_overlay.writes
+        return result
+
+    def _run(self, block_overlay: Overlay, info: BlockInfo, tx: Transaction) -> Receipt:
+        tx_overlay = Overlay(block_overlay)
+        ctx = CallContext(tx.app, tx.sender, info, tx.hash, tx_overlay)
+        try:
+            result = self.apps[tx.app].call(ctx, tx.method, tx.args)
+            encode([result, ctx.events])
+        except AppError as exc:
+            return Receipt(tx.hash, False, str(exc))
+        except Exception as exc:  # an app bug must not split the network: treat as a revert
+            return Receipt(tx.hash, False, f"internal error in app {tx.app}: "
+                           f"{type(exc).__name__}: {exc}")
+        tx_overlay.commit()
+        return Receipt(tx.hash, True, None, result, tuple(ctx.events))

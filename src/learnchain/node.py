@@ -1,0 +1,101 @@
+"""A node: chain + mempool + block producer, wired for one configuration.
+
+The producer runs in a worker thread: it builds a candidate on the head, lets the engine seal
+it, and abandons the work (via a stop event) as soon as a better head arrives from elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from learnchain.apps.registry import build_apps
+from learnchain.consensus.registry import build_engine
+from learnchain.core.chain import AddResult, Chain, wall_clock_ms
+from learnchain.core.crypto import PrivateKey
+from learnchain.core.errors import InvalidBlock
+from learnchain.core.genesis import GenesisConfig
+from learnchain.core.mempool import Mempool
+from learnchain.core.types import Block, Transaction
+from learnchain.storage.sqlite_store import SqliteStore
+
+log = logging.getLogger("learnchain.node")
+
+
+def open_chain(database: Path | str, genesis: GenesisConfig,
+               clock: Callable[[], int] = wall_clock_ms) -> Chain:
+    engine = build_engine(genesis.engine, genesis.engine_config)
+    apps = build_apps(genesis.extra_apps, engine)
+    return Chain(SqliteStore(database), genesis, apps, engine, clock)
+
+
+class Node:
+    def __init__(self, chain: Chain, key: PrivateKey | None = None, *,
+                 min_block_interval_ms: int = 1000, max_block_txs: int = 2000) -> None:
+        self.chain = chain
+        self.key = key
+        self.mempool = Mempool(chain)
+        self.min_block_interval_ms = min_block_interval_ms
+        self.max_block_txs = max_block_txs
+        self._stop = threading.Event()
+        self._abandon = threading.Event()
+        self._worker: threading.Thread | None = None
+        self.blocks_produced = 0
+        chain.listeners.append(self._on_new_head)
+
+    def _on_new_head(self, block: Block) -> None:
+        self._abandon.set()
+
+    def submit(self, tx: Transaction) -> bool:
+        return self.mempool.add(tx)
+
+    def import_block(self, block: Block) -> AddResult:
+        result = self.chain.add_block(block)
+        self.mempool.prune()
+        return result
+
+    def produce_block(self, stop: threading.Event | None = None) -> Block | None:
+        """Build, seal and import one block on the current head; None if abandoned."""
+        if self.key is None:
+            raise InvalidBlock("this node has no key, so it cannot propose blocks")
+        self._abandon.clear()
+        txs = self.mempool.select(self.max_block_txs)
+        candidate, _ = self.chain.build_candidate(txs, self.key.address)
+        cp = self.chain.consensus_params()
+        sealed = self.chain.engine.seal(candidate.header, cp, stop or self._abandon)
+        if sealed is None or sealed.parent != self.chain.head_hash:
+            return None
+        block = Block(sealed, candidate.transactions).signed(self.key)
+        self.import_block(block)
+        self.blocks_produced += 1
+        log.info("produced block %d %s txs=%d", block.height, block.hash.hex()[:16],
+                 len(block.transactions))
+        return block
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._produce_forever, name="producer",
+                                        daemon=True)
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._abandon.set()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+
+    def _produce_forever(self) -> None:
+        last = 0
+        while not self._stop.is_set():
+            wait = last + self.min_block_interval_ms - wall_clock_ms()
+            if wait > 0 and self._stop.wait(wait / 1000):
+                break
+            try:
+                if self.produce_block() is not None:
+                    last = wall_clock_ms()
+            except InvalidBlock as exc:
+                log.error("block production failed: %s", exc)
+                time.sleep(1)
