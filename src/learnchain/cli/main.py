@@ -62,11 +62,15 @@ def init(datadir: Path = DATADIR_OPTION,
          difficulty: int = typer.Option(14, help="Leading zero bits required of block hashes."),
          port: int = typer.Option(8645, help="API port on 127.0.0.1."),
          force: bool = typer.Option(False, help="Overwrite an existing data directory."),
+         block_interval_ms: int = typer.Option(1000, help="Minimum time between own blocks."),
+         fast_kdf: bool = typer.Option(False, hidden=True,
+                                       help="Weak keystore KDF, for tests only."),
          as_json: bool = JSON_OPTION) -> None:
     """Create genesis, node config and dev keys (node, alice, bob) with working defaults."""
     from learnchain.scaffold import init_datadir
 
-    result = init_datadir(datadir, difficulty=difficulty, port=port, force=force)
+    result = init_datadir(datadir, difficulty=difficulty, port=port, force=force,
+                          light_kdf=fast_kdf, block_interval_ms=block_interval_ms)
     summary = {"datadir": str(datadir), "node": to_checksum_address(result.node_address),
                "accounts": {n: to_checksum_address(a) for n, a in result.accounts.items()},
                "genesis": "0x" + result.genesis.hash.hex()}

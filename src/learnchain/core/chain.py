@@ -21,7 +21,13 @@ from learnchain.apps.base import App, BlockInfo
 from learnchain.consensus.base import BlockMetrics, ConsensusEngine, ConsensusParams, fork_rule
 from learnchain.core.encoding import decode, encode
 from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction, StoreError
-from learnchain.core.execution import ExecutionResult, Executor, SignatureCache, recover_senders
+from learnchain.core.execution import (
+    ExecutionResult,
+    Executor,
+    SignatureCache,
+    recover_senders,
+    recover_senders_lazy,
+)
 from learnchain.core.genesis import GenesisConfig
 from learnchain.core.merkle import EMPTY_ROOT, merkle_root
 from learnchain.core.state import Journal, StateView, WorldState, state_root
@@ -372,7 +378,7 @@ class Chain:
         if not self.engine.can_propose(header.proposer, cp):
             raise InvalidBlock(f"proposer 0x{header.proposer.hex()} is not an active miner")
         self.engine.verify(block, parent, cp)
-        senders = recover_senders(block.transactions, self.sig_cache)
+        senders = recover_senders_lazy(block.transactions, self.sig_cache)
         info = BlockInfo(header.chain_id, header.height, header.timestamp_ms, header.parent,
                          header.proposer)
         try:

@@ -21,28 +21,34 @@ MAX_DEPTH = 32
 Plain = int | bytes | str | bool | None | list["Plain"] | dict[str, "Plain"]
 
 
+_SCALARS = frozenset({int, bytes, str, bool, type(None)})
+
+
 def _check(value: Any, depth: int = 0) -> None:
+    kind = type(value)
+    if kind in _SCALARS:
+        return
     if depth > MAX_DEPTH:
         raise EncodingError(f"value nests deeper than {MAX_DEPTH} levels")
-    if value is None or isinstance(value, bool | int | bytes | str):
+    if kind is list or kind is tuple:
+        for item in value:
+            if type(item) not in _SCALARS:
+                _check(item, depth + 1)
+        return
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise EncodingError(f"map key {key!r} is not a str; only str keys are allowed")
+            if type(item) not in _SCALARS:
+                _check(item, depth + 1)
         return
     if isinstance(value, float):
         raise EncodingError(
             f"float {value!r} cannot be encoded: consensus data holds no floats; "
             "use a fixed-point integer (e.g. value * 10**9) instead"
         )
-    if isinstance(value, list | tuple):
-        for item in value:
-            _check(item, depth + 1)
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise EncodingError(f"map key {key!r} is not a str; only str keys are allowed")
-            _check(item, depth + 1)
-        return
     raise EncodingError(
-        f"type {type(value).__name__} cannot be encoded; use int, bytes, str, bool, None, "
+        f"type {kind.__name__} cannot be encoded; use int, bytes, str, bool, None, "
         "list or dict with str keys"
     )
 

@@ -22,6 +22,8 @@ ZERO_HASH = bytes(HASH_SIZE)
 MAX_TX_SIZE = 128 * 1024
 MAX_BLOCK_SIZE = 4 * 1024 * 1024
 MAX_NAME = 64
+_ARRAY_OF_SIX = b"\x86"
+_SIGNATURE_ENCODED_SIZE = 2 + 65
 
 
 def _require(cond: bool, exc: type[Exception], message: str) -> None:
@@ -44,7 +46,15 @@ class Transaction:
 
     @cached_property
     def signing_digest(self) -> bytes:
-        return sha256(b"learnchain-tx" + encode(self.unsigned_fields()))
+        encoded = self.__dict__.get("encoded")
+        if encoded is not None:
+            # The signed list is the first six of the seven encoded fields: reuse their bytes.
+            tail = (_SIGNATURE_ENCODED_SIZE if len(self.signature) == 65
+                    else len(encode(self.signature)))
+            unsigned = _ARRAY_OF_SIX + encoded[1 : len(encoded) - tail]
+        else:
+            unsigned = encode(self.unsigned_fields())
+        return sha256(b"learnchain-tx" + unsigned)
 
     def to_plain(self) -> list[Any]:
         return [*self.unsigned_fields(), self.signature]

@@ -1,0 +1,65 @@
+"""Transactions and blocks decode only from their canonical bytes, with named errors."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from learnchain.core.errors import EncodingError
+from learnchain.core.merkle import EMPTY_ROOT, merkle_root
+from learnchain.core.types import SEAL_SIZE, Block, BlockHeader, Transaction
+from learnchain.testing import dev_key
+
+args = st.dictionaries(st.text(max_size=8), st.integers() | st.binary(max_size=20), max_size=4)
+
+
+@given(st.integers(0, 2**32), st.integers(0, 2**63), st.text(min_size=1, max_size=10),
+       st.text(min_size=1, max_size=10), args)
+def test_signed_transactions_round_trip(chain_id, nonce, app, method, a):
+    key = dev_key("alice")
+    tx = Transaction(chain_id, key.address, nonce, app, method, a).signed(key)
+    again = Transaction.decode(tx.encoded)
+    assert again == tx and again.hash == tx.hash and again.recover_signer() == key.address
+
+
+def test_header_encoding_ends_with_the_seal():
+    header = BlockHeader(1, 1, bytes(32), 5, bytes(20), EMPTY_ROOT, EMPTY_ROOT, EMPTY_ROOT, "pow",
+                         {"difficulty": 3, "extra": 0}, b"\x01" * SEAL_SIZE)
+    assert header.encoded.endswith(b"\x48" + b"\x01" * SEAL_SIZE)
+    assert header.seal_prefix() + b"\x48"[:0] + b"\x01" * SEAL_SIZE == header.encoded
+
+
+@given(st.binary(max_size=300))
+def test_fuzzed_transaction_bytes_raise_only_encoding_errors(data):
+    try:
+        Transaction.decode(data)
+    except EncodingError:
+        pass
+
+
+@given(st.binary(max_size=300))
+def test_fuzzed_block_bytes_raise_only_encoding_errors(data):
+    try:
+        Block.decode(data)
+    except EncodingError:
+        pass
+
+
+def test_malformed_fields_are_named():
+    key = dev_key("alice")
+    tx = Transaction(1, key.address, 0, "bank", "transfer", {}).signed(key)
+    plain = tx.to_plain()
+    plain[1] = b"short"
+    from learnchain.core.encoding import encode
+
+    with pytest.raises(EncodingError, match="sender must be 20 bytes"):
+        Transaction.decode(encode(plain))
+    with pytest.raises(EncodingError, match="limit"):
+        Transaction.decode(b"\x00" * (200 * 1024))
+
+
+def test_merkle_root_commits_to_order_and_count():
+    a, b, c = b"a", b"b", b"c"
+    assert merkle_root([a, b, c]) != merkle_root([b, a, c])
+    assert merkle_root([a, b]) != merkle_root([a, b, b])
+    assert merkle_root([]) == EMPTY_ROOT
+    assert len({merkle_root([a] * n) for n in range(1, 9)}) == 8
