@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +27,23 @@ class MiningConfig:
 
 
 @dataclass
+class P2PConfig:
+    enabled: bool = True
+    bootstrap: list = field(default_factory=list)
+    max_peers: int = 16
+    tick_interval_ms: int = 2000
+    key: str = "keys/node.json"
+    password_file: str = "keys/password.txt"
+
+
+@dataclass
 class NodeConfig:
     datadir: Path
     genesis: str = "genesis.json"
     database: str = "chain.sqlite"
     api: ApiConfig = field(default_factory=ApiConfig)
     mining: MiningConfig = field(default_factory=MiningConfig)
+    p2p: P2PConfig = field(default_factory=P2PConfig)
 
     def path(self, relative: str) -> Path:
         p = Path(relative)
@@ -52,7 +64,7 @@ class NodeConfig:
     @classmethod
     def from_plain(cls, datadir: Path, plain: dict[str, Any], source: str) -> NodeConfig:
         config = cls(datadir=datadir)
-        sections = {"api": config.api, "mining": config.mining}
+        sections = {"api": config.api, "mining": config.mining, "p2p": config.p2p}
         for key, value in plain.items():
             if key in sections:
                 if not isinstance(value, dict):
@@ -64,7 +76,7 @@ class NodeConfig:
                 setattr(config, key, value)
             else:
                 raise ConfigError(f"{source}: unknown option '{key}'; options: genesis, "
-                                  "database, [api], [mining]")
+                                  "database, [api], [mining], [p2p]")
         if not 0 < config.api.port < 65536:
             raise ConfigError(f"{source}: [api] port must be in 1..65535")
         return config
@@ -77,7 +89,11 @@ class NodeConfig:
             f'[mining]\nenabled = {str(m.enabled).lower()}\nkey = "{m.key}"\n'
             f'password_file = "{m.password_file}"\n'
             f"min_block_interval_ms = {m.min_block_interval_ms}\n"
-            f"max_block_txs = {m.max_block_txs}\n"
+            f"max_block_txs = {m.max_block_txs}\n\n"
+            f"[p2p]\nenabled = {str(self.p2p.enabled).lower()}\n"
+            f"bootstrap = {json.dumps(self.p2p.bootstrap)}\n"
+            f"max_peers = {self.p2p.max_peers}\ntick_interval_ms = {self.p2p.tick_interval_ms}\n"
+            f'key = "{self.p2p.key}"\npassword_file = "{self.p2p.password_file}"\n'
         )
 
 

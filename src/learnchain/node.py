@@ -44,17 +44,26 @@ class Node:
         self._abandon = threading.Event()
         self._worker: threading.Thread | None = None
         self.blocks_produced = 0
+        self.on_produced: list[Callable[[Block], None]] = []
+        self.on_tx_accepted: list[Callable[[Transaction], None]] = []
+        self.on_imported: list[Callable[[Block, AddResult], None]] = []
         chain.listeners.append(self._on_new_head)
 
     def _on_new_head(self, block: Block) -> None:
         self._abandon.set()
 
     def submit(self, tx: Transaction) -> bool:
-        return self.mempool.add(tx)
+        added = self.mempool.add(tx)
+        if added:
+            for listener in self.on_tx_accepted:
+                listener(tx)
+        return added
 
     def import_block(self, block: Block) -> AddResult:
         result = self.chain.add_block(block)
         self.mempool.prune()
+        for listener in self.on_imported:
+            listener(block, result)
         return result
 
     def produce_block(self, stop: threading.Event | None = None) -> Block | None:
@@ -71,6 +80,8 @@ class Node:
         block = Block(sealed, candidate.transactions).signed(self.key)
         self.import_block(block)
         self.blocks_produced += 1
+        for listener in self.on_produced:
+            listener(block)
         log.info("produced block %d %s txs=%d", block.height, block.hash.hex()[:16],
                  len(block.transactions))
         return block
@@ -88,14 +99,14 @@ class Node:
             self._worker.join(timeout=10)
 
     def _produce_forever(self) -> None:
-        last = 0
+        """Mine whenever the head is at least the block interval old (own or peer's block)."""
         while not self._stop.is_set():
-            wait = last + self.min_block_interval_ms - wall_clock_ms()
-            if wait > 0 and self._stop.wait(wait / 1000):
-                break
+            wait = self.chain.head.timestamp_ms + self.min_block_interval_ms - wall_clock_ms()
+            if wait > 0:
+                self._stop.wait(min(wait, 250) / 1000)
+                continue
             try:
-                if self.produce_block() is not None:
-                    last = wall_clock_ms()
+                self.produce_block()
             except InvalidBlock as exc:
                 log.error("block production failed: %s", exc)
                 time.sleep(1)

@@ -12,6 +12,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from learnchain.cli.calculus import calculus_app
 from learnchain.cli.common import (
     DATADIR_OPTION,
     JSON_OPTION,
@@ -45,6 +46,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(tx_app, name="tx")
 app.add_typer(chain_app, name="chain")
 app.add_typer(node_app, name="node")
+app.add_typer(calculus_app, name="calculus")
 
 
 def _open(datadir: Path) -> tuple[NodeConfig, Chain]:
@@ -310,31 +312,14 @@ def chain_verify(datadir: Path = DATADIR_OPTION, as_json: bool = JSON_OPTION) ->
 def node_start(datadir: Path = DATADIR_OPTION,
                mine: bool | None = typer.Option(None, help="Override [mining] enabled."),
                port: int | None = typer.Option(None, help="Override [api] port.")) -> None:
-    """Run a single node: produce blocks and serve the API on loopback until Ctrl-C."""
-    import uvicorn
-
-    from learnchain.net.api import create_app
-    from learnchain.node import Node
+    """Run a node: produce blocks, talk to peers, serve the API on loopback until Ctrl-C."""
+    from learnchain.runtime import NodeRuntime
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    config, chain = _open(datadir)
-    mining = config.mining.enabled if mine is None else mine
-    key = None
-    if mining:
-        key = load_key(str(config.path(config.mining.key)), datadir,
-                       config.path(config.mining.password_file))
-    node = Node(chain, key, min_block_interval_ms=config.mining.min_block_interval_ms,
-                max_block_txs=config.mining.max_block_txs)
-    console.print(f"node at height {chain.height}, head 0x{chain.head_hash.hex()[:16]}…; "
-                  f"API http://{config.api.host}:{port or config.api.port}/docs")
-    if mining:
-        node.start()
-    try:
-        uvicorn.run(create_app(node), host=config.api.host, port=port or config.api.port,
-                    log_level="warning")
-    finally:
-        node.stop()
-        chain.store.close()
+    runtime = NodeRuntime(datadir, mine=mine, port=port)
+    console.print(f"node at height {runtime.chain.height}, head "
+                  f"0x{runtime.chain.head_hash.hex()[:16]}…; API {runtime.url}/docs")
+    runtime.serve()
 
 
 # ----- demo ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import coincurve
@@ -28,6 +29,7 @@ def address_of_public_key(public_key: coincurve.PublicKey) -> bytes:
     return keccak256(public_key.format(compressed=False)[1:])[-ADDRESS_SIZE:]
 
 
+@lru_cache(maxsize=8192)
 def to_checksum_address(address: bytes) -> str:
     """EIP-55 mixed-case hex, so a mistyped address is caught by tools."""
     hex_addr = address.hex()
@@ -73,7 +75,7 @@ class PrivateKey:
             raise ValueError("a private key is 32 bytes")
         coincurve.PrivateKey(self.secret)
 
-    @property
+    @cached_property
     def address(self) -> bytes:
         return address_of_public_key(coincurve.PrivateKey(self.secret).public_key)
 

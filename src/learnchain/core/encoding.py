@@ -62,8 +62,12 @@ def encode(value: Any) -> bytes:
     return data
 
 
-def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Any:
-    """The plain value of canonical bytes; anything else raises EncodingError."""
+def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE, *, strict: bool = True) -> Any:
+    """The plain value of canonical bytes; anything else raises EncodingError.
+
+    strict=False skips the canonical-form comparison (still plain types only) for framing
+    whose exact bytes are authenticated some other way and never hashed as a value.
+    """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise EncodingError(f"expected bytes to decode, got {type(data).__name__}")
     data = bytes(data)
@@ -75,6 +79,12 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE) -> Any:
         value = cbor2.loads(data)
     except Exception as exc:  # cbor2 raises several types on malformed input
         raise EncodingError(f"malformed CBOR: {exc}") from None
+    if not strict:
+        try:
+            _check(value)
+        except EncodingError as exc:
+            raise EncodingError(f"decoded value is not plain: {exc}") from None
+        return value
     try:
         canonical = encode(value)
     except EncodingError as exc:

@@ -35,6 +35,7 @@ class GenesisConfig:
     max_reorg_depth: int = 100
     apps: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_apps: list[str] = field(default_factory=list)
+    permissioned_nodes: list[str] = field(default_factory=list)
 
     def to_plain(self) -> dict[str, Any]:
         return asdict(self)

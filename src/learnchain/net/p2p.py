@@ -1,0 +1,489 @@
+"""Gossip, sync and peer management: the transport-independent half of networking.
+
+`P2PNode.on_message(data)` is the only way bytes from peers enter a node, and `Transport.send`
+the only way they leave, so the same logic runs over real HTTP and over the simulated network.
+Sync is headers-first: the node asks for headers after a locator of its own chain, checks that
+they link and carry valid work, then fetches the bodies in batches and imports them in order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from learnchain.core.chain import AddStatus
+from learnchain.core.crypto import PrivateKey
+from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction
+from learnchain.core.types import Block, BlockHeader, Transaction
+from learnchain.net.protocol import (
+    MAX_BLOCKS_PER_REPLY,
+    MAX_HEADERS_PER_REPLY,
+    Message,
+    ProtocolError,
+    check_challenge,
+    decode_frame,
+    encode_envelope,
+    encode_handshake,
+    new_nonce,
+    node_id_of,
+    open_envelope,
+    session_key,
+    sign_challenge,
+)
+from learnchain.node import Node
+
+log = logging.getLogger("learnchain.p2p")
+
+SEQ_WINDOW = 4096
+INITIAL_SCORE = 100
+PENALTY = {"invalid-block": 50, "malformed": 20, "protocol": 20, "invalid-tx": 2,
+           "rate": 1, "bad-headers": 40}
+
+
+class Transport(ABC):
+    """Delivers frames to a peer address; replies come back through `P2PNode.on_message`."""
+
+    @abstractmethod
+    def send(self, addr: str, data: bytes) -> None: ...
+
+
+@dataclass
+class Peer:
+    addr: str
+    node_id: bytes = b""
+    public_key: bytes = b""
+    my_nonce: bytes = b""
+    their_nonce: bytes = b""
+    initiator: bool = False
+    session: bytes | None = None
+    seq_out: int = 0
+    seq_seen: set[int] = field(default_factory=set)
+    seq_max: int = 0
+    score: int = INITIAL_SCORE
+    height: int = 0
+    head: bytes = b""
+    syncing: bool = False
+    sync_started_ms: int = 0
+    wanted: deque[bytes] = field(default_factory=deque)
+    last_headers_full: bool = False
+    tokens: float = 0.0
+    tokens_ms: int = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.session is not None
+
+
+@dataclass
+class P2PStats:
+    messages_in: int = 0
+    messages_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    dropped: int = 0
+    blocks_relayed: int = 0
+    penalties: int = 0
+
+
+class P2PNode:
+    def __init__(self, node: Node, key: PrivateKey, transport: Transport, my_addr: str, *,
+                 allowed_nodes: set[bytes] | None = None, max_peers: int = 16,
+                 rate_per_s: int = 2000, burst: int = 4000, ban_ms: int = 600_000,
+                 sync_timeout_ms: int = 15_000) -> None:
+        self.node = node
+        self.chain = node.chain
+        self.key = key
+        self.node_id = key.address
+        import coincurve
+
+        self.public_key = coincurve.PrivateKey(key.secret).public_key.format()
+        self.transport = transport
+        self.my_addr = my_addr
+        self.allowed_nodes = allowed_nodes
+        self.max_peers = max_peers
+        self.rate_per_s, self.burst = rate_per_s, burst
+        self.ban_ms = ban_ms
+        self.sync_timeout_ms = sync_timeout_ms
+        self.genesis = self.chain.genesis_block.hash
+        self.chain_id = self.chain.genesis_config.chain_id
+        self.peers: dict[str, Peer] = {}
+        self.banned: dict[bytes, int] = {}
+        self.seen_blocks: OrderedDict[bytes, None] = OrderedDict()
+        self.seen_txs: OrderedDict[bytes, None] = OrderedDict()
+        self.stats = P2PStats()
+        self.lock = threading.RLock()
+        self.on_block_seen: list[Callable[[Block, str | None], None]] = []
+        node.on_produced.append(lambda block: self.broadcast_block(block, None))
+        node.on_tx_accepted.append(lambda tx: self.broadcast_tx(tx, None))
+
+    # ----- connections -------------------------------------------------------------------
+
+    def connect(self, addr: str) -> None:
+        with self.lock:
+            if addr == self.my_addr or (addr in self.peers and self.peers[addr].ready):
+                return
+            peer = Peer(addr, my_nonce=new_nonce(), initiator=True)
+            self.peers[addr] = peer
+            body = {"chain_id": self.chain_id, "genesis": self.genesis, "pub": self.public_key,
+                    "addr": self.my_addr, "nonce": peer.my_nonce, "height": self.chain.height}
+        self._raw_send(addr, encode_handshake("hello", body))
+
+    def ready_peers(self) -> list[Peer]:
+        return [p for p in self.peers.values() if p.ready]
+
+    def _raw_send(self, addr: str, data: bytes) -> None:
+        self.stats.messages_out += 1
+        self.stats.bytes_out += len(data)
+        self.transport.send(addr, data)
+
+    def send(self, peer: Peer, kind: str, body: dict[str, Any]) -> None:
+        if peer.session is None:
+            return
+        self._raw_send(peer.addr, self._envelope(peer, kind, body))
+
+    def _envelope(self, peer: Peer, kind: str, body: dict[str, Any]) -> bytes:
+        assert peer.session is not None
+        peer.seq_out += 1
+        return encode_envelope(peer.session, peer.seq_out, self.node_id, kind, body)
+
+    def disconnect(self, peer: Peer, reason: str, *, ban: bool = False) -> None:
+        log.info("dropping peer %s: %s", peer.addr, reason)
+        self.peers.pop(peer.addr, None)
+        if ban and peer.node_id:
+            self.banned[peer.node_id] = self.chain.clock() + self.ban_ms
+
+    def penalise(self, peer: Peer, kind: str, detail: str) -> None:
+        self.stats.penalties += 1
+        peer.score -= PENALTY[kind]
+        log.info("peer %s penalised (%s): %s; score %d", peer.addr, kind, detail, peer.score)
+        if peer.score <= 0:
+            self.disconnect(peer, f"score exhausted after {kind}", ban=True)
+
+    # ----- inbound -----------------------------------------------------------------------
+
+    def on_message(self, data: bytes, addr: str | None = None) -> list[bytes]:
+        """Handle one frame from a peer; returns frames to send back to it."""
+        with self.lock:
+            self.stats.messages_in += 1
+            self.stats.bytes_in += len(data)
+            try:
+                frame = decode_frame(data)
+            except ProtocolError as exc:
+                peer = self.peers.get(addr or "")
+                if peer is not None:
+                    self.penalise(peer, "malformed", str(exc))
+                raise
+            if "kind" in frame:
+                return self._handshake(frame, addr)
+            peer = self._peer_by_id(frame.get("from"))
+            if peer is None or peer.session is None:
+                raise ProtocolError("no session with this node; send hello first")
+            if not self._take_token(peer):
+                self.stats.dropped += 1
+                self.penalise(peer, "rate", "message rate above the per-peer limit")
+                return []
+            try:
+                seq, message = open_envelope(frame, peer.session, peer.seq_max - SEQ_WINDOW)
+                if seq in peer.seq_seen:
+                    raise ProtocolError(f"replayed envelope (seq {seq})")
+            except (ProtocolError, EncodingError) as exc:
+                self.penalise(peer, "protocol", str(exc))
+                raise ProtocolError(str(exc)) from None
+            self._mark_seq(peer, seq)
+            replies = self._dispatch(peer, message)
+            return [self._envelope(peer, kind, body) for kind, body in replies]
+
+    def _peer_by_id(self, node_id: Any) -> Peer | None:
+        for peer in self.peers.values():
+            if peer.node_id == node_id:
+                return peer
+        return None
+
+    def _mark_seq(self, peer: Peer, seq: int) -> None:
+        peer.seq_seen.add(seq)
+        peer.seq_max = max(peer.seq_max, seq)
+        if len(peer.seq_seen) > 2 * SEQ_WINDOW:
+            floor = peer.seq_max - SEQ_WINDOW
+            peer.seq_seen = {s for s in peer.seq_seen if s > floor}
+
+    def _take_token(self, peer: Peer) -> bool:
+        now = self.chain.clock()
+        peer.tokens = min(self.burst, peer.tokens + (now - peer.tokens_ms) * self.rate_per_s / 1000)
+        peer.tokens_ms = now
+        if peer.tokens < 1:
+            return False
+        peer.tokens -= 1
+        return True
+
+    def _check_admission(self, node_id: bytes) -> None:
+        if node_id == self.node_id:
+            raise ProtocolError("connected to itself")
+        if self.allowed_nodes is not None and node_id not in self.allowed_nodes:
+            raise ProtocolError(f"node 0x{node_id.hex()} is not a registered consortium node")
+        until = self.banned.get(node_id)
+        if until is not None and until > self.chain.clock():
+            raise ProtocolError("this node is banned for misbehaving; try again later")
+
+    def _handshake(self, frame: dict[str, Any], addr: str | None) -> list[bytes]:
+        kind, body = frame.get("kind"), frame.get("body")
+        if not isinstance(body, dict):
+            raise ProtocolError("handshake body must be a map")
+        if kind == "hello":
+            if body.get("chain_id") != self.chain_id or body.get("genesis") != self.genesis:
+                raise ProtocolError(f"chain mismatch: this node runs chain {self.chain_id} "
+                                    f"with genesis 0x{self.genesis.hex()[:16]}")
+            public = body.get("pub")
+            peer_addr = body.get("addr")
+            nonce = body.get("nonce")
+            if not (isinstance(public, bytes) and isinstance(peer_addr, str)
+                    and isinstance(nonce, bytes) and len(nonce) == 16):
+                raise ProtocolError("hello needs pub, addr and a 16-byte nonce")
+            node_id = node_id_of(public)
+            self._check_admission(node_id)
+            if len(self.ready_peers()) >= self.max_peers and peer_addr not in self.peers:
+                raise ProtocolError("too many peers")
+            peer = Peer(peer_addr, node_id, public, new_nonce(), nonce, initiator=False,
+                        tokens=self.burst, tokens_ms=self.chain.clock())
+            peer.height = int(body.get("height", 0))
+            self.peers[peer_addr] = peer
+            reply = {"pub": self.public_key, "addr": self.my_addr, "nonce": peer.my_nonce,
+                     "sig": sign_challenge(self.key, b"responder", self.genesis, nonce,
+                                           peer.my_nonce)}
+            return [encode_handshake("challenge", reply)]
+        if kind == "challenge":
+            peer = self.peers.get(addr or "")
+            if peer is None or not peer.initiator or peer.ready:
+                raise ProtocolError("unexpected challenge")
+            public, nonce, sig = body.get("pub"), body.get("nonce"), body.get("sig")
+            if not (isinstance(public, bytes) and isinstance(nonce, bytes)
+                    and isinstance(sig, bytes)):
+                raise ProtocolError("challenge needs pub, nonce and sig")
+            node_id = node_id_of(public)
+            self._check_admission(node_id)
+            check_challenge(sig, node_id, b"responder", self.genesis, peer.my_nonce, nonce)
+            peer.node_id, peer.public_key, peer.their_nonce = node_id, public, nonce
+            peer.session = session_key(self.key, public, peer.my_nonce, nonce)
+            peer.tokens, peer.tokens_ms = self.burst, self.chain.clock()
+            auth = encode_handshake("auth", {
+                "node": self.node_id,
+                "sig": sign_challenge(self.key, b"initiator", self.genesis, nonce, peer.my_nonce)})
+            return [auth, self._envelope(peer, "status", self._status())]
+        if kind == "auth":
+            peer = self._peer_by_id(body.get("node"))
+            if peer is None or peer.initiator or peer.ready:
+                raise ProtocolError("unexpected auth")
+            sig = body.get("sig")
+            if not isinstance(sig, bytes):
+                raise ProtocolError("auth needs sig")
+            check_challenge(sig, peer.node_id, b"initiator", self.genesis, peer.my_nonce,
+                            peer.their_nonce)
+            peer.session = session_key(self.key, peer.public_key, peer.their_nonce,
+                                       peer.my_nonce)
+            return [self._envelope(peer, "status", self._status())]
+        raise ProtocolError(f"unknown handshake message {kind!r}")
+
+    # ----- session messages --------------------------------------------------------------
+
+    def _status(self) -> dict[str, Any]:
+        return {"height": self.chain.height, "head": self.chain.head_hash}
+
+    def _dispatch(self, peer: Peer, message: Message) -> list[tuple[str, dict[str, Any]]]:
+        handler = getattr(self, f"_on_{message.kind}")
+        try:
+            return handler(peer, message.body) or []
+        except (KeyError, TypeError, ValueError, EncodingError) as exc:
+            self.penalise(peer, "malformed", f"{message.kind}: {exc}")
+            return []
+
+    def _on_status(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        peer.height, peer.head = int(body["height"]), bytes(body["head"])
+        return self._maybe_sync(peer)
+
+    def _maybe_sync(self, peer: Peer, force: bool = False) -> list[tuple[str, dict[str, Any]]]:
+        if peer.syncing and self.chain.clock() - peer.sync_started_ms < self.sync_timeout_ms:
+            return []
+        behind = peer.height > self.chain.height or (
+            peer.height == self.chain.height and peer.head and not self.chain.has_block(peer.head))
+        if not (force or behind):
+            return []
+        peer.syncing, peer.sync_started_ms = True, self.chain.clock()
+        peer.wanted.clear()
+        return [("get_headers", {"locator": self.locator(), "max": MAX_HEADERS_PER_REPLY})]
+
+    def locator(self) -> list[bytes]:
+        """Hashes of our canonical chain at heights h, h-1, h-2, h-4, … 0."""
+        heights, step, h = [], 1, self.chain.height
+        while h > 0:
+            heights.append(h)
+            if len(heights) >= 8:
+                step *= 2
+            h -= step
+        heights.append(0)
+        return [self.chain.store.canonical_hash(x) or b"" for x in heights]
+
+    def _on_get_headers(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+        start = 1
+        for block_hash in body["locator"][:64]:
+            stored = self.chain.store.get_block(block_hash)
+            if stored is not None and self.chain.store.canonical_hash(stored.height) == block_hash:
+                start = stored.height + 1
+                break
+        count = max(0, min(int(body.get("max", MAX_HEADERS_PER_REPLY)), MAX_HEADERS_PER_REPLY))
+        headers = [b.header.to_plain()
+                   for b in self.chain.canonical_blocks(start, start + count - 1)]
+        return [("headers", {"headers": headers, "height": self.chain.height,
+                             "head": self.chain.head_hash})]
+
+    def _on_headers(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+        headers = [BlockHeader.from_plain(p) for p in body["headers"]]
+        peer.height, peer.head = int(body["height"]), bytes(body["head"])
+        if not headers:
+            peer.syncing = False
+            return []
+        if not self.chain.has_block(headers[0].parent):
+            self.penalise(peer, "bad-headers", "headers do not connect to our chain")
+            peer.syncing = False
+            return []
+        for parent, child in itertools.pairwise(headers):
+            if child.parent != parent.hash or child.height != parent.height + 1:
+                self.penalise(peer, "bad-headers", "headers do not form a chain")
+                peer.syncing = False
+                return []
+        try:
+            for header in headers:
+                self.chain.engine.check_header(header)
+        except InvalidBlock as exc:
+            self.penalise(peer, "bad-headers", str(exc))
+            peer.syncing = False
+            return []
+        peer.last_headers_full = len(headers) >= MAX_HEADERS_PER_REPLY
+        peer.wanted = deque(h.hash for h in headers if not self.chain.has_block(h.hash))
+        return self._request_blocks(peer)
+
+    def _request_blocks(self, peer: Peer) -> list[tuple[str, dict]]:
+        if not peer.wanted:
+            peer.syncing = False
+            if peer.last_headers_full or peer.height > self.chain.height:
+                return self._maybe_sync(peer, force=True)
+            return []
+        batch = [peer.wanted.popleft() for _ in range(min(MAX_BLOCKS_PER_REPLY,
+                                                           len(peer.wanted)))]
+        peer.sync_started_ms = self.chain.clock()
+        return [("get_blocks", {"hashes": batch})]
+
+    def _on_get_blocks(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+        blocks = []
+        for block_hash in body["hashes"][:MAX_BLOCKS_PER_REPLY]:
+            stored = self.chain.store.get_block(block_hash)
+            if stored is not None:
+                blocks.append(stored.data)
+        return [("blocks", {"blocks": blocks})]
+
+    def _on_blocks(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+        for raw in body["blocks"]:
+            if not self._import(peer, raw, relay=False):
+                peer.syncing = False
+                return []
+        return self._request_blocks(peer)
+
+    def _on_block(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+        announced = body.get("hash")
+        if announced in self.seen_blocks:
+            return []
+        result = self._import(peer, body["block"], relay=True, announced=announced)
+        if result is AddStatus.ORPHAN:
+            return self._maybe_sync(peer, force=True)
+        return []
+
+    def _import(self, peer: Peer, raw: bytes, *, relay: bool,
+                announced: bytes | None = None) -> AddStatus | None:
+        try:
+            block = Block.decode(raw)
+        except EncodingError as exc:
+            self.penalise(peer, "malformed", f"block: {exc}")
+            return None
+        if announced is not None and announced != block.hash:
+            self.penalise(peer, "malformed", "block announced under a different hash")
+            return None
+        if block.hash in self.seen_blocks and self.chain.has_block(block.hash):
+            return AddStatus.DUPLICATE
+        try:
+            result = self.node.import_block(block)
+        except InvalidBlock as exc:
+            self.penalise(peer, "invalid-block", str(exc))
+            return None
+        self._remember(self.seen_blocks, block.hash)
+        for listener in self.on_block_seen:
+            listener(block, peer.addr)
+        if relay and result.status in (AddStatus.NEW_HEAD, AddStatus.STORED):
+            self.broadcast_block(block, peer.addr)
+        return result.status
+
+    def _on_tx(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+        try:
+            tx = Transaction.decode(body["tx"])
+        except EncodingError as exc:
+            self.penalise(peer, "malformed", f"tx: {exc}")
+            return []
+        if tx.hash in self.seen_txs:
+            return []
+        self._remember(self.seen_txs, tx.hash)
+        try:
+            added = self.node.mempool.add(tx)
+        except InvalidTransaction as exc:
+            self.penalise(peer, "invalid-tx", str(exc))
+            return []
+        if added:
+            self.broadcast_tx(tx, peer.addr)
+        return []
+
+    def _on_get_peers(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+        return [("peers", {"addrs": [p.addr for p in self.ready_peers() if p is not peer]})]
+
+    def _on_peers(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+        for addr in body["addrs"][:64]:
+            if isinstance(addr, str) and addr not in self.peers \
+                    and len(self.peers) < self.max_peers:
+                self.connect(addr)
+        return []
+
+    # ----- outbound ----------------------------------------------------------------------
+
+    @staticmethod
+    def _remember(seen: OrderedDict[bytes, None], item: bytes, limit: int = 20_000) -> None:
+        seen[item] = None
+        if len(seen) > limit:
+            seen.popitem(last=False)
+
+    def broadcast_block(self, block: Block, exclude: str | None) -> None:
+        with self.lock:
+            self._remember(self.seen_blocks, block.hash)
+            self.stats.blocks_relayed += 1
+            for peer in self.ready_peers():
+                if peer.addr != exclude:
+                    self.send(peer, "block", {"hash": block.hash, "block": block.encoded})
+
+    def broadcast_tx(self, tx: Transaction, exclude: str | None) -> None:
+        with self.lock:
+            self._remember(self.seen_txs, tx.hash)
+            for peer in self.ready_peers():
+                if peer.addr != exclude:
+                    self.send(peer, "tx", {"tx": tx.encoded})
+
+    def tick(self) -> None:
+        """Periodic upkeep: tell peers our head, ask for more peers, unstick stalled syncs."""
+        with self.lock:
+            status = self._status()
+            for peer in self.ready_peers():
+                if peer.syncing and self.chain.clock() - peer.sync_started_ms \
+                        > self.sync_timeout_ms:
+                    peer.syncing = False
+                self.send(peer, "status", status)
+                if len(self.peers) < self.max_peers:
+                    self.send(peer, "get_peers", {})

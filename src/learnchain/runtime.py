@@ -1,0 +1,80 @@
+"""A running node process: chain, producer, peer protocol and API, wired from node.toml."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import uvicorn
+
+from learnchain.config import NodeConfig
+from learnchain.core.crypto import load_keystore, parse_address
+from learnchain.core.genesis import GenesisConfig
+from learnchain.net.api import create_app
+from learnchain.net.http_transport import HttpTransport, mount_p2p
+from learnchain.net.p2p import P2PNode
+from learnchain.node import Node, open_chain
+
+log = logging.getLogger("learnchain.runtime")
+
+
+class NodeRuntime:
+    def __init__(self, datadir: Path, *, mine: bool | None = None,
+                 port: int | None = None) -> None:
+        self.config = config = NodeConfig.load(datadir)
+        if port is not None:
+            config.api.port = port
+        genesis = GenesisConfig.load(config.path(config.genesis))
+        self.chain = open_chain(config.path(config.database), genesis)
+        self.mining = config.mining.enabled if mine is None else mine
+        key = None
+        if self.mining or config.p2p.enabled:
+            key_file = config.mining.key if self.mining else config.p2p.key
+            password_file = (config.mining.password_file if self.mining
+                             else config.p2p.password_file)
+            key = load_keystore(config.path(key_file),
+                                config.path(password_file).read_text().strip())
+        self.node = Node(self.chain, key if self.mining else None,
+                         min_block_interval_ms=config.mining.min_block_interval_ms,
+                         max_block_txs=config.mining.max_block_txs)
+        self.api = create_app(self.node)
+        self.url = f"http://{config.api.host}:{config.api.port}"
+        self.p2p: P2PNode | None = None
+        self.transport: HttpTransport | None = None
+        if config.p2p.enabled and key is not None:
+            allowed = ({parse_address(a) for a in genesis.permissioned_nodes}
+                       if genesis.permissioned_nodes else None)
+            self.transport = HttpTransport()
+            self.p2p = P2PNode(self.node, key, self.transport, self.url,
+                               allowed_nodes=allowed, max_peers=config.p2p.max_peers)
+            self.transport.p2p = self.p2p
+            mount_p2p(self.api, self.p2p)
+        self._stop = threading.Event()
+
+    def _tick_forever(self) -> None:
+        assert self.p2p is not None
+        while not self._stop.wait(self.config.p2p.tick_interval_ms / 1000):
+            for addr in self.config.p2p.bootstrap:
+                peer = self.p2p.peers.get(addr)
+                if peer is None or not peer.ready:
+                    self.p2p.connect(addr)
+            self.p2p.tick()
+
+    def serve(self) -> None:
+        """Run until interrupted; stops cleanly (producer, peers, store) on the way out."""
+        if self.mining:
+            self.node.start()
+        if self.p2p is not None:
+            for addr in self.config.p2p.bootstrap:
+                self.p2p.connect(addr)
+            threading.Thread(target=self._tick_forever, daemon=True, name="p2p-tick").start()
+        try:
+            uvicorn.run(self.api, host=self.config.api.host, port=self.config.api.port,
+                        log_level="warning")
+        finally:
+            self._stop.set()
+            self.node.stop()
+            if self.transport is not None:
+                self.transport.close()
+            self.chain.store.close()

@@ -1,0 +1,1 @@
+"""Discrete-event simulation of learnchain networks: virtual clock, links, partitions, metrics."""
