@@ -62,6 +62,8 @@ class Node:
     def import_block(self, block: Block) -> AddResult:
         result = self.chain.add_block(block)
         self.mempool.prune()
+        for undone in result.disconnected:
+            self.mempool.readd(undone.transactions)
         for listener in self.on_imported:
             listener(block, result)
         return result

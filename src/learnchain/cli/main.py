@@ -22,6 +22,8 @@ from learnchain.cli.common import (
     load_key,
     read_password,
 )
+from learnchain.cli.devnet import devnet_app
+from learnchain.cli.sim import sim_app
 from learnchain.config import NodeConfig
 from learnchain.core.chain import Chain
 from learnchain.core.crypto import (
@@ -47,6 +49,8 @@ app.add_typer(tx_app, name="tx")
 app.add_typer(chain_app, name="chain")
 app.add_typer(node_app, name="node")
 app.add_typer(calculus_app, name="calculus")
+app.add_typer(sim_app, name="sim")
+app.add_typer(devnet_app, name="devnet")
 
 
 def _open(datadir: Path) -> tuple[NodeConfig, Chain]:

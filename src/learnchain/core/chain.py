@@ -59,6 +59,7 @@ class AddResult:
     block_hash: bytes
     reorg_depth: int = 0
     connected: tuple[bytes, ...] = ()
+    disconnected: tuple[Block, ...] = ()
 
 
 def wall_clock_ms() -> int:
@@ -334,7 +335,8 @@ class Chain:
                 self.state.apply(journal.writes)
             self.head, self.head_metrics = old_head, old_metrics
             raise
-        return AddResult(AddStatus.NEW_HEAD, block.hash, depth, tuple(b.hash for b in branch))
+        return AddResult(AddStatus.NEW_HEAD, block.hash, depth, tuple(b.hash for b in branch),
+                         tuple(b for b, _ in undone))
 
     def _discard_from(self, bad_hash: bytes, reason: str) -> None:
         """Forget an invalid block and everything built on it."""

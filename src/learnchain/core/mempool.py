@@ -86,6 +86,14 @@ class Mempool:
                 if not pending:
                     del self._by_sender[sender]
 
+    def readd(self, txs: tuple[Transaction, ...]) -> None:
+        """Give transactions of blocks undone by a reorg another chance to be included."""
+        for tx in txs:
+            try:
+                self.add(tx)
+            except InvalidTransaction:
+                pass
+
     def pending(self) -> list[Transaction]:
         with self.lock:
             return [tx for p in self._by_sender.values() for tx in p.values()]

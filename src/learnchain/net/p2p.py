@@ -30,6 +30,7 @@ from learnchain.net.protocol import (
     decode_frame,
     encode_envelope,
     encode_handshake,
+    encode_payload,
     new_nonce,
     node_id_of,
     open_envelope,
@@ -142,15 +143,17 @@ class P2PNode:
         self.stats.bytes_out += len(data)
         self.transport.send(addr, data)
 
-    def send(self, peer: Peer, kind: str, body: dict[str, Any]) -> None:
+    def send(self, peer: Peer, kind: str, body: dict[str, Any],
+             payload: bytes | None = None) -> None:
         if peer.session is None:
             return
-        self._raw_send(peer.addr, self._envelope(peer, kind, body))
+        self._raw_send(peer.addr, self._envelope(peer, kind, body, payload))
 
-    def _envelope(self, peer: Peer, kind: str, body: dict[str, Any]) -> bytes:
+    def _envelope(self, peer: Peer, kind: str, body: dict[str, Any],
+                  payload: bytes | None = None) -> bytes:
         assert peer.session is not None
         peer.seq_out += 1
-        return encode_envelope(peer.session, peer.seq_out, self.node_id, kind, body)
+        return encode_envelope(peer.session, peer.seq_out, self.node_id, kind, body, payload)
 
     def disconnect(self, peer: Peer, reason: str, *, ban: bool = False) -> None:
         log.info("dropping peer %s: %s", peer.addr, reason)
@@ -426,6 +429,8 @@ class P2PNode:
         return result.status
 
     def _on_tx(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+        if body.get("hash") in self.seen_txs:
+            return []
         try:
             tx = Transaction.decode(body["tx"])
         except EncodingError as exc:
@@ -465,16 +470,20 @@ class P2PNode:
         with self.lock:
             self._remember(self.seen_blocks, block.hash)
             self.stats.blocks_relayed += 1
+            body = {"hash": block.hash, "block": block.encoded}
+            payload = encode_payload("block", body)
             for peer in self.ready_peers():
                 if peer.addr != exclude:
-                    self.send(peer, "block", {"hash": block.hash, "block": block.encoded})
+                    self.send(peer, "block", body, payload)
 
     def broadcast_tx(self, tx: Transaction, exclude: str | None) -> None:
         with self.lock:
             self._remember(self.seen_txs, tx.hash)
+            body = {"hash": tx.hash, "tx": tx.encoded}
+            payload = encode_payload("tx", body)
             for peer in self.ready_peers():
                 if peer.addr != exclude:
-                    self.send(peer, "tx", {"tx": tx.encoded})
+                    self.send(peer, "tx", body, payload)
 
     def tick(self) -> None:
         """Periodic upkeep: tell peers our head, ask for more peers, unstick stalled syncs."""

@@ -79,9 +79,15 @@ def encode_handshake(kind: str, body: dict[str, Any]) -> bytes:
     return encode({"v": PROTOCOL_VERSION, "kind": kind, "body": body})
 
 
+def encode_payload(kind: str, body: dict[str, Any]) -> bytes:
+    return encode({"kind": kind, "body": body})
+
+
 def encode_envelope(session: bytes, seq: int, sender: bytes, kind: str,
-                    body: dict[str, Any]) -> bytes:
-    payload = encode({"kind": kind, "body": body})
+                    body: dict[str, Any], payload: bytes | None = None) -> bytes:
+    """Seal a message for one peer; pass `payload` to reuse one encoding across peers."""
+    if payload is None:
+        payload = encode_payload(kind, body)
     tag = hmac.new(session, seq.to_bytes(8, "big") + payload, hashlib.sha256).digest()
     return encode({"v": PROTOCOL_VERSION, "from": sender, "seq": seq, "payload": payload,
                    "mac": tag})

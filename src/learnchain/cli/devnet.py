@@ -1,0 +1,99 @@
+"""`learnchain devnet`: a local consortium of node processes on loopback."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from learnchain.cli.common import JSON_OPTION, console, emit_json, friendly_errors
+
+devnet_app = typer.Typer(help="Local multi-node networks on loopback.", no_args_is_help=True)
+DIR_OPTION = typer.Option(Path("devnet"), "--dir", help="Folder holding the devnet.")
+
+
+def _table(root: Path) -> Table:
+    from learnchain.devnet import load_devnet, node_info
+
+    table = Table("node", "url", "height", "head", "peers", "tx/s", "mempool",
+                  title=f"devnet {root} · {time.strftime('%H:%M:%S')}")
+    for node in load_devnet(root):
+        info = node_info(node.url)
+        if info is None:
+            table.add_row(str(node.index), node.url, "[red]down[/]", "", "", "", "")
+            continue
+        table.add_row(str(node.index), node.url, str(info["height"]), info["head"][:14] + "…",
+                      str(len(info["peers"])), str(info["tx_per_s"]), str(info["mempool"]))
+    return table
+
+
+@devnet_app.command("up")
+@friendly_errors
+def devnet_up(nodes: int = typer.Option(4, "--nodes", "-n", min=1, max=32),
+              root: Path = DIR_OPTION,
+              base_port: int = typer.Option(8700, help="API port of node 0; node i uses +i."),
+              difficulty: int = typer.Option(16),
+              block_interval_ms: int = typer.Option(2000),
+              detach: bool = typer.Option(False, help="Start and return, without the table."),
+              fast_kdf: bool = typer.Option(False, hidden=True)) -> None:
+    """Generate keys, genesis and configs for N nodes, start them, and watch them agree."""
+    from learnchain.devnet import create_devnet, start_devnet
+
+    created = create_devnet(root, nodes, base_port=base_port, difficulty=difficulty,
+                            block_interval_ms=block_interval_ms, fast_kdf=fast_kdf)
+    pids = start_devnet(root)
+    console.print(f"started {len(pids)} nodes under {root} (logs in nodeN/node.log); "
+                  f"node 0 API {created[0].url}/docs; stop with `learnchain devnet down "
+                  f"--dir {root}`")
+    if detach:
+        return
+    try:
+        with Live(_table(root), console=console, refresh_per_second=1) as live:
+            while True:
+                time.sleep(1)
+                live.update(_table(root))
+    except KeyboardInterrupt:
+        console.print("left the table; the nodes keep running until `learnchain devnet down`")
+
+
+@devnet_app.command("status")
+@friendly_errors
+def devnet_status(root: Path = DIR_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """One snapshot of every node's head and peers."""
+    from learnchain.devnet import load_devnet, node_info
+
+    if as_json:
+        emit_json([{"index": n.index, "url": n.url, "info": node_info(n.url)}
+                   for n in load_devnet(root)])
+    else:
+        console.print(_table(root))
+
+
+@devnet_app.command("start")
+@friendly_errors
+def devnet_start(root: Path = DIR_OPTION,
+                 node: int = typer.Option(..., help="Index of the node to (re)start.")) -> None:
+    """Restart one node of a devnet (e.g. after killing it)."""
+    import json
+
+    from learnchain.devnet import load_devnet, start_node
+
+    target = next(n for n in load_devnet(root) if n.index == node)
+    process = start_node(target)
+    pids_path = root / "pids.json"
+    pids = json.loads(pids_path.read_text()) if pids_path.exists() else {}
+    pids[str(node)] = process.pid
+    pids_path.write_text(json.dumps(pids))
+    console.print(f"node {node} started (pid {process.pid})")
+
+
+@devnet_app.command("down")
+@friendly_errors
+def devnet_down(root: Path = DIR_OPTION) -> None:
+    """Stop every node of the devnet (data is kept)."""
+    from learnchain.devnet import stop_devnet
+
+    console.print(f"stopped {stop_devnet(root)} node processes; data kept in {root}")
