@@ -100,6 +100,18 @@ class ConsensusEngine(ABC):
     def work(self, header: BlockHeader) -> int:
         return 1
 
+    def attach(self, chain: Any) -> None:
+        """Called once by the Chain that runs this engine (engines that read history need it)."""
+        return None
+
+    def sidecar(self, block: Block) -> dict[str, bytes]:
+        """Off-chain blobs (by content id) a peer needs to verify `block`; sent with it."""
+        return {}
+
+    def accept_sidecar(self, blobs: dict[str, bytes]) -> None:
+        """Store blobs received with a block; must check each blob against its content id."""
+        return None
+
     def fork_reward(self, header: BlockHeader) -> int:
         """Reward as fork choice sees it (from the header alone)."""
         return 0

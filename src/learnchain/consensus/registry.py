@@ -15,7 +15,13 @@ def _pow(config: dict[str, Any]) -> ConsensusEngine:
     return GovernedPow(config)
 
 
-ENGINES: dict[str, Callable[[dict[str, Any]], ConsensusEngine]] = {"pow": _pow}
+def _rlpow(config: dict[str, Any]) -> ConsensusEngine:
+    from learnchain.consensus.rlpow import RLPowEngine
+
+    return RLPowEngine(config)
+
+
+ENGINES: dict[str, Callable[[dict[str, Any]], ConsensusEngine]] = {"pow": _pow, "rlpow": _rlpow}
 
 
 def build_engine(name: str, config: dict[str, Any]) -> ConsensusEngine:

@@ -82,6 +82,7 @@ class Chain:
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
         self.invalid: OrderedDict[bytes, str] = OrderedDict()
         self.listeners: list[Callable[[Block], None]] = []
+        engine.attach(self)
         self.genesis_block, genesis_writes = self._make_genesis()
         stored_genesis = store.get_meta("genesis")
         if stored_genesis is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 
@@ -89,10 +90,8 @@ class Mempool:
     def readd(self, txs: tuple[Transaction, ...]) -> None:
         """Give transactions of blocks undone by a reorg another chance to be included."""
         for tx in txs:
-            try:
+            with contextlib.suppress(InvalidTransaction):
                 self.add(tx)
-            except InvalidTransaction:
-                pass
 
     def pending(self) -> list[Transaction]:
         with self.lock:

@@ -140,7 +140,8 @@ def p2p_router(p2p: P2PNode) -> APIRouter:
                 "height": chain.height, "head": "0x" + chain.head_hash.hex(),
                 "peers": [p.addr for p in p2p.ready_peers()],
                 "tx_per_s": round(txs * 1000 / span_ms, 2) if span_ms else 0,
-                "mempool": len(p2p.node.mempool), "stats": vars(p2p.stats)}
+                "mempool": len(p2p.node.mempool), "stats": vars(p2p.stats),
+                "arrivals_ms": {"0x" + h.hex(): t for h, t in list(p2p.arrivals.items())}}
 
     return router
 

@@ -120,8 +120,18 @@ class P2PNode:
         self.stats = P2PStats()
         self.lock = threading.RLock()
         self.on_block_seen: list[Callable[[Block, str | None], None]] = []
+        self.arrivals: OrderedDict[bytes, int] = OrderedDict()
+        node.on_imported.append(self._record_arrival)
         node.on_produced.append(lambda block: self.broadcast_block(block, None))
         node.on_tx_accepted.append(lambda tx: self.broadcast_tx(tx, None))
+
+    def _record_arrival(self, block: Block, result: Any) -> None:
+        """Wall-clock first sight of each block, for propagation measurements."""
+        import time
+
+        self.arrivals.setdefault(block.hash, time.time_ns() // 1_000_000)
+        while len(self.arrivals) > 256:
+            self.arrivals.popitem(last=False)
 
     # ----- connections -------------------------------------------------------------------
 
@@ -381,14 +391,16 @@ class P2PNode:
         return [("get_blocks", {"hashes": batch})]
 
     def _on_get_blocks(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
-        blocks = []
+        blocks, blobs = [], {}
         for block_hash in body["hashes"][:MAX_BLOCKS_PER_REPLY]:
             stored = self.chain.store.get_block(block_hash)
             if stored is not None:
                 blocks.append(stored.data)
-        return [("blocks", {"blocks": blocks})]
+                blobs.update(self.chain.engine.sidecar(Block.decode(stored.data)))
+        return [("blocks", {"blocks": blocks, "blobs": blobs})]
 
     def _on_blocks(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+        self._accept_sidecar(peer, body.get("blobs", {}))
         for raw in body["blocks"]:
             if not self._import(peer, raw, relay=False):
                 peer.syncing = False
@@ -399,6 +411,7 @@ class P2PNode:
         announced = body.get("hash")
         if announced in self.seen_blocks:
             return []
+        self._accept_sidecar(peer, body.get("blobs", {}))
         result = self._import(peer, body["block"], relay=True, announced=announced)
         if result is AddStatus.ORPHAN:
             return self._maybe_sync(peer, force=True)
@@ -427,6 +440,13 @@ class P2PNode:
         if relay and result.status in (AddStatus.NEW_HEAD, AddStatus.STORED):
             self.broadcast_block(block, peer.addr)
         return result.status
+
+    def _accept_sidecar(self, peer: Peer, blobs: dict[str, bytes]) -> None:
+        if blobs:
+            try:
+                self.chain.engine.accept_sidecar(blobs)
+            except (InvalidBlock, ValueError) as exc:
+                self.penalise(peer, "malformed", f"sidecar: {exc}")
 
     def _on_tx(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
         if body.get("hash") in self.seen_txs:
@@ -471,6 +491,9 @@ class P2PNode:
             self._remember(self.seen_blocks, block.hash)
             self.stats.blocks_relayed += 1
             body = {"hash": block.hash, "block": block.encoded}
+            blobs = self.chain.engine.sidecar(block)
+            if blobs:
+                body["blobs"] = blobs
             payload = encode_payload("block", body)
             for peer in self.ready_peers():
                 if peer.addr != exclude:
