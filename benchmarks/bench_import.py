@@ -14,10 +14,9 @@ from pathlib import Path
 import coincurve
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import best_of, timed  # noqa: E402
-
-from learnchain.core.types import Transaction  # noqa: E402
-from learnchain.testing import dev_genesis, dev_key, make_node  # noqa: E402
+from _common import best_of, timed
+from learnchain.core.types import Transaction
+from learnchain.testing import dev_genesis, dev_key, make_node
 
 TXS_PER_BLOCK = 1000
 BLOCKS = 4

@@ -12,10 +12,9 @@ import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import best_of, timed  # noqa: E402
-
-from learnchain.consensus.pow import search_nonce  # noqa: E402
-from learnchain.testing import dev_genesis, dev_key, make_node  # noqa: E402
+from _common import best_of, timed
+from learnchain.consensus.pow import search_nonce
+from learnchain.testing import dev_genesis, dev_key, make_node
 
 N = 400_000
 

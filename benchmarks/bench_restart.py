@@ -7,10 +7,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import timed  # noqa: E402
-
-from learnchain.core.types import Block  # noqa: E402
-from learnchain.testing import ManualClock, dev_genesis, dev_key, make_node  # noqa: E402
+from _common import timed
+from learnchain.core.types import Block
+from learnchain.testing import ManualClock, dev_genesis, dev_key, make_node
 
 BLOCKS = 10_000
 

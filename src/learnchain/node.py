@@ -6,6 +6,7 @@ it, and abandons the work (via a stop event) as soon as a better head arrives fr
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -100,10 +101,17 @@ class Node:
         if self._worker is not None:
             self._worker.join(timeout=10)
 
+    def _jitter_ms(self) -> int:
+        """A per-node, per-head delay in [0, interval] so miners don't all start at once."""
+        assert self.key is not None
+        digest = hashlib.sha256(self.key.address + self.chain.head_hash).digest()
+        return int.from_bytes(digest[:4], "big") % (self.min_block_interval_ms + 1)
+
     def _produce_forever(self) -> None:
-        """Mine whenever the head is at least the block interval old (own or peer's block)."""
+        """Mine once the head is a block interval (plus this node's jitter) old."""
         while not self._stop.is_set():
-            wait = self.chain.head.timestamp_ms + self.min_block_interval_ms - wall_clock_ms()
+            wait = (self.chain.head.timestamp_ms + self.min_block_interval_ms + self._jitter_ms()
+                    - wall_clock_ms())
             if wait > 0:
                 self._stop.wait(min(wait, 250) / 1000)
                 continue

@@ -159,3 +159,23 @@ def test_a_peer_that_vanishes_mid_sync_is_replaced_by_another():
         late.tick()
         net.run(4)
     assert net.nodes["n2"].chain.head_hash == net.nodes["n1"].chain.head_hash
+
+
+def test_http_peer_endpoint_refuses_oversized_and_garbage_frames():
+    import httpx
+
+    from learnchain.net.http_transport import HttpTransport, mount_p2p
+    from learnchain.net.p2p import P2PNode
+    from learnchain.net.server import ApiServer
+    from learnchain.testing import dev_genesis, dev_key, make_node
+
+    tn = make_node(dev_genesis())
+    p2p = P2PNode(tn.node, dev_key("miner"), HttpTransport(), "http://127.0.0.1:1")
+    server = ApiServer(tn.node)
+    mount_p2p(server.server.config.app, p2p)
+    with server:
+        url = f"{server.url}/p2p/v1/message"
+        big = httpx.post(url, content=b"\x00" * (9 << 20))
+        assert big.status_code == 413 and big.json()["error"] == "too-large"
+        junk = httpx.post(url, content=b"\xff\xfe not cbor")
+        assert junk.status_code == 400 and "malformed" in junk.json()["detail"]
