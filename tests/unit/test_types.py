@@ -63,3 +63,18 @@ def test_merkle_root_commits_to_order_and_count():
     assert merkle_root([a, b]) != merkle_root([a, b, b])
     assert merkle_root([]) == EMPTY_ROOT
     assert len({merkle_root([a] * n) for n in range(1, 9)}) == 8
+
+
+def test_blocks_must_be_canonically_encoded():
+    import cbor2
+
+    from learnchain.testing import dev_genesis, make_node
+
+    tn = make_node(dev_genesis(funded={"alice": 10}))
+    tn.send("alice", "bank", "transfer", {"b": 1, "a": 2})
+    (block,) = tn.mine()
+    assert Block.decode(block.encoded) == block
+    plain = block.to_plain()
+    plain[1][0][5] = {"b": 1, "a": 2}  # same map, keys out of canonical order
+    with pytest.raises(EncodingError, match="not the canonical encoding"):
+        Block.decode(cbor2.dumps(plain))

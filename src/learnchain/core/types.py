@@ -209,15 +209,30 @@ class Block:
     def decode(cls, data: bytes) -> Block:
         _require(len(data) <= MAX_BLOCK_SIZE, EncodingError,
                  f"block is {len(data)} bytes; the limit is {MAX_BLOCK_SIZE}")
-        plain = decode(data, max_size=MAX_BLOCK_SIZE)
+        plain = decode(data, max_size=MAX_BLOCK_SIZE, strict=False)
         if not isinstance(plain, list) or len(plain) != 3 or not isinstance(plain[1], list):
             raise EncodingError("a block is a list [header, transactions, signature]")
         header = BlockHeader.from_plain(plain[0])
         txs = tuple(Transaction.from_plain(p) for p in plain[1])
         _require(isinstance(plain[2], bytes), EncodingError, "block signature must be bytes")
+        # Canonical form, checked from the parts' own encodings (each is needed for its hash
+        # anyway) instead of re-encoding the whole block once more.
+        canonical = b"".join([_array_header(3), header.encoded, _array_header(len(txs)),
+                              *(tx.encoded for tx in txs), encode(plain[2])])
+        if canonical != data:
+            raise EncodingError("bytes are valid CBOR but not the canonical encoding of a block")
         block = cls(header, txs, plain[2])
         block.__dict__["encoded"] = bytes(data)
         return block
+
+
+def _array_header(length: int) -> bytes:
+    if length < 24:
+        return bytes([0x80 + length])
+    for marker, size in ((0x98, 1), (0x99, 2), (0x9A, 4), (0x9B, 8)):
+        if length < 1 << (8 * size):
+            return bytes([marker]) + length.to_bytes(size, "big")
+    raise EncodingError("array too long")
 
 
 @dataclass(frozen=True)
