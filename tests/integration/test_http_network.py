@@ -87,3 +87,31 @@ def test_four_processes_agree_gossip_and_catch_up_after_kill(devnet):
     wait_until(lambda: agree(nodes, before + 3), timeout=90, what="restarted node catches up")
     balance = httpx.get(f"{nodes[2].url}/v1/accounts/0x{bob.address.hex()}").json()["balance"]
     assert balance == 1_000_077
+
+
+def test_devnet_cli_up_status_down(tmp_path):
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "learnchain.cli.main", "devnet", *args,
+                               "--dir", str(tmp_path / "dn")], capture_output=True, text=True,
+                              timeout=120)
+
+    base = str(free_port())
+    up = cli("up", "--nodes", "2", "--base-port", base, "--detach", "--fast-kdf",
+             "--difficulty", "8", "--block-interval-ms", "500")
+    assert up.returncode == 0, up.stderr
+    try:
+        def both_mining():
+            status = json.loads(cli("status", "--json").stdout)
+            infos = [n["info"] for n in status]
+            return all(i and i["height"] >= 2 and len(i["peers"]) == 1 for i in infos)
+
+        wait_until(both_mining, what="two devnet nodes mining together")
+        again = cli("up", "--nodes", "2", "--detach", "--fast-kdf")
+        assert again.returncode == 1 and "devnet down" in again.stderr
+    finally:
+        down = cli("down")
+    assert "stopped 2 node processes" in down.stdout
+    assert not (tmp_path / "dn" / "pids.json").exists()

@@ -87,3 +87,21 @@ def test_runs_are_reproducible_from_a_seed():
     _, second = run_scenario(scenario)
     assert first.to_json() == second.to_json()
     assert first.canonical_height >= 20 and first.converged
+
+
+def test_a_node_killed_during_sync_resumes_from_its_database(tmp_path):
+    keys = [PrivateKey.from_seed(f"crash-{i}".encode()) for i in range(2)]
+    net = SimNetwork(sim_genesis(keys), keys, link=LinkModel(median_ms=20, sigma=0.1),
+                     hash_rates=[1e5, 0.0], difficulty_bits=10, datadir=tmp_path)
+    net.start_mining()
+    net.run(until_height=1500)
+    net.nodes["n0"].mining_epoch += 1
+    net.connect("n1", "n0")
+    net.run(0.3)
+    partial = net.nodes["n1"].chain.height
+    assert 0 < partial < 1500, "the crash must hit the middle of the sync"
+    restarted = net.crash_and_restart("n1")
+    assert restarted.chain.height == partial, "committed blocks survive the crash"
+    net.connect("n1", "n0")
+    net.settle(30)
+    assert net.converged() and restarted.chain.height == net.nodes["n0"].chain.height

@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,12 +83,14 @@ class SimNetwork:
 
     def __init__(self, genesis: GenesisConfig, keys: list[PrivateKey], *, seed: int = 0,
                  link: LinkModel | None = None, difficulty_bits: int = 20,
-                 hash_rates: list[float] | None = None, start_ms: int | None = None) -> None:
+                 hash_rates: list[float] | None = None, start_ms: int | None = None,
+                 datadir: Path | None = None) -> None:
         self.genesis = genesis
         self.rng = np.random.default_rng(seed)
         self.link = link or LinkModel()
         self.scheduler = Scheduler(start_ms or genesis.timestamp_ms + 1000)
         self.difficulty_bits = difficulty_bits
+        self.datadir = datadir
         self.groups: dict[str, int] | None = None
         self.fifo: dict[tuple[str, str], float] = {}
         self.blocks: dict[bytes, BlockTrace] = {}
@@ -99,7 +102,8 @@ class SimNetwork:
             self._add_node(f"n{i}", key, (hash_rates or [0.0] * len(keys))[i])
 
     def _add_node(self, name: str, key: PrivateKey, hash_rate: float) -> SimNode:
-        chain = open_chain(":memory:", self.genesis, clock=self.scheduler.clock)
+        database = ":memory:" if self.datadir is None else str(self.datadir / f"{name}.sqlite")
+        chain = open_chain(database, self.genesis, clock=self.scheduler.clock)
         node = Node(chain, key)
         p2p = P2PNode(node, key, SimTransport(self, name), name, max_peers=64,
                       rate_per_s=100_000, burst=100_000)
@@ -109,6 +113,20 @@ class SimNetwork:
         node.on_produced.append(lambda block, n=sim_node: self._on_produced(n, block))
         self.nodes[name] = sim_node
         return sim_node
+
+    def crash_and_restart(self, name: str) -> SimNode:
+        """Kill a node at this instant (no shutdown) and start it again from its database.
+
+        Whatever the node had not committed is lost, exactly as with `kill -9`; frames in
+        flight to the old incarnation are dropped. Needs `datadir`.
+        """
+        if self.datadir is None:
+            raise ValueError("crash_and_restart needs a SimNetwork with a datadir")
+        old = self.nodes.pop(name)
+        old.mining_epoch += 1
+        old.chain.store.close()
+        self.fifo = {k: v for k, v in self.fifo.items() if name not in k}
+        return self._add_node(name, old.key, old.hash_rate)
 
     # ----- topology and faults -----------------------------------------------------------
 
@@ -163,6 +181,9 @@ class SimNetwork:
         self.scheduler.at(arrive, lambda: self._receive(src, dst, data))
 
     def _receive(self, src: str, dst: str, data: bytes) -> None:
+        if dst not in self.nodes:
+            self.dropped += 1
+            return
         if self.groups is not None and self.groups.get(src, -1) != self.groups.get(dst, -2):
             self.dropped += 1
             return
