@@ -42,7 +42,7 @@ def test_errors_are_json_with_specific_messages(served):
                                                              "detail": "no block 99"}
     unparsable = httpx.post(f"{url}/v1/transactions", json={"wrong": 1})
     assert unparsable.status_code == 422 and unparsable.json()["error"] == "invalid-request"
-    with pytest.raises(ApiClientError, match="gapped|replayed|nonce"):
+    with pytest.raises(ApiClientError, match=r"gapped|replayed|nonce"):
         from learnchain.core.types import Transaction
 
         client.submit(Transaction(1337, ALICE.address, 0, "bank", "transfer",

@@ -4,6 +4,7 @@ Reads like the acceptance narrative of issue 3: four nodes agree on a growing ch
 sent to one node reaches the others; a node killed with SIGKILL and restarted catches up.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -57,10 +58,8 @@ def devnet(tmp_path):
     yield tmp_path, nodes
     for pid in json.loads((tmp_path / "pids.json").read_text()).values() if (
             tmp_path / "pids.json").exists() else pids.values():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def test_four_processes_agree_gossip_and_catch_up_after_kill(devnet):

@@ -44,7 +44,7 @@ def test_signature_from_another_key_is_refused(tn):
     forged = replace(tx, signature=dev_key("mallory").sign(tx.signing_digest))
     with pytest.raises(InvalidTransaction, match="not made by the sender's key"):
         tn.node.submit(forged)
-    with pytest.raises(InvalidTransaction, match="does not recover|65 bytes"):
+    with pytest.raises(InvalidTransaction, match=r"does not recover|65 bytes"):
         tn.node.submit(replace(tx, signature=b"\x00" * 65))
 
 
