@@ -19,7 +19,7 @@ from typing import Any
 
 from learnchain.apps.base import App, BlockInfo
 from learnchain.consensus.base import BlockMetrics, ConsensusEngine, ConsensusParams, fork_rule
-from learnchain.core.encoding import decode, encode
+from learnchain.core.encoding import decode, encode, encode_list_of_encoded
 from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction, StoreError
 from learnchain.core.execution import (
     ExecutionResult,
@@ -368,7 +368,8 @@ class Chain:
         result = self.execute_for(block, parent.header)
         journal = Journal(result.writes, self.state.apply(result.writes))
         self.store.put_journal(block.hash, journal.to_bytes())
-        self.store.put_receipts(block.hash, encode([r.to_plain() for r in result.receipts]))
+        self.store.put_receipts(block.hash,
+                                encode_list_of_encoded([r.encoded for r in result.receipts]))
         self.store.write_state(result.writes)
         self.store.set_canonical(block.height, block.hash)
         self.store.index_txs(block.hash, [tx.hash for tx in block.transactions])

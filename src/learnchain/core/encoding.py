@@ -53,9 +53,14 @@ def _check(value: Any, depth: int = 0) -> None:
     )
 
 
-def encode(value: Any) -> bytes:
-    """Canonical bytes of a plain value (tuples encode as lists)."""
-    _check(value)
+def encode(value: Any, *, trusted: bool = False) -> bytes:
+    """Canonical bytes of a plain value (tuples encode as lists).
+
+    trusted=True skips the type walk for values this package built itself from already-checked
+    parts (journals, write sets); anything that came from an app or a peer is always checked.
+    """
+    if not trusted:
+        _check(value)
     data = cbor2.dumps(value, canonical=True)
     if len(data) > MAX_ENCODED_SIZE:
         raise EncodingError(f"encoding is {len(data)} bytes; the limit is {MAX_ENCODED_SIZE}")
@@ -94,6 +99,20 @@ def decode(data: bytes, max_size: int = MAX_ENCODED_SIZE, *, strict: bool = True
     if canonical != data:
         raise EncodingError("bytes are valid CBOR but not the canonical encoding of their value")
     return value
+
+
+def array_header(length: int) -> bytes:
+    """The CBOR head of an array of `length` items, for joining pre-encoded items."""
+    if length < 24:
+        return bytes([0x80 + length])
+    for marker, size in ((0x98, 1), (0x99, 2), (0x9A, 4), (0x9B, 8)):
+        if length < 1 << (8 * size):
+            return bytes([marker]) + length.to_bytes(size, "big")
+    raise EncodingError("array too long")
+
+
+def encode_list_of_encoded(items: list[bytes]) -> bytes:
+    return array_header(len(items)) + b"".join(items)
 
 
 def sha256(data: bytes) -> bytes:

@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from learnchain.core.crypto import ADDRESS_SIZE, PrivateKey, recover_address
-from learnchain.core.encoding import decode, encode, sha256
+from learnchain.core.encoding import array_header, decode, encode, sha256
 from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction
 from learnchain.core.merkle import merkle_root
 
@@ -217,22 +217,13 @@ class Block:
         _require(isinstance(plain[2], bytes), EncodingError, "block signature must be bytes")
         # Canonical form, checked from the parts' own encodings (each is needed for its hash
         # anyway) instead of re-encoding the whole block once more.
-        canonical = b"".join([_array_header(3), header.encoded, _array_header(len(txs)),
+        canonical = b"".join([array_header(3), header.encoded, array_header(len(txs)),
                               *(tx.encoded for tx in txs), encode(plain[2])])
         if canonical != data:
             raise EncodingError("bytes are valid CBOR but not the canonical encoding of a block")
         block = cls(header, txs, plain[2])
         block.__dict__["encoded"] = bytes(data)
         return block
-
-
-def _array_header(length: int) -> bytes:
-    if length < 24:
-        return bytes([0x80 + length])
-    for marker, size in ((0x98, 1), (0x99, 2), (0x9A, 4), (0x9B, 8)):
-        if length < 1 << (8 * size):
-            return bytes([marker]) + length.to_bytes(size, "big")
-    raise EncodingError("array too long")
 
 
 @dataclass(frozen=True)
@@ -252,8 +243,12 @@ class Receipt:
         return cls(tx_hash, success, error, result, tuple(events))
 
     @cached_property
+    def encoded(self) -> bytes:
+        return encode(self.to_plain())
+
+    @cached_property
     def hash(self) -> bytes:
-        return sha256(encode(self.to_plain()))
+        return sha256(self.encoded)
 
 
 def receipts_root(receipts: list[Receipt]) -> bytes:
