@@ -48,7 +48,7 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
     (root / "keys" / "password.txt").write_text(DEV_PASSWORD + "\n")
     addresses = [to_checksum_address(k.address) for k in keys]
     genesis = GenesisConfig(
-        timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses,
+        timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses, extra_apps=["collab"],
         apps={
             "bank": {"allocations": {to_checksum_address(k.address): DEV_ALLOCATION
                                      for k in accounts.values()}},

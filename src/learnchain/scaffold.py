@@ -46,6 +46,7 @@ def init_datadir(datadir: Path, *, difficulty: int = 14, port: int = 8645,
     node = to_checksum_address(node_key.address)
     genesis = GenesisConfig(
         timestamp_ms=wall_genesis_time(),
+        extra_apps=["collab"],
         apps={
             "bank": {"allocations": {node: DEV_ALLOCATION, **{
                 to_checksum_address(a): DEV_ALLOCATION for a in accounts.values()}}},

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from learnchain.core.crypto import ADDRESS_SIZE
-from learnchain.core.encoding import decode, encode
+from learnchain.core.encoding import encode
 from learnchain.core.errors import LearnchainError
-from learnchain.core.state import Overlay, StateView, WorldState
+from learnchain.core.state import Overlay, StateView, WorldState, decode_stored
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,7 +64,7 @@ class Bank:
 
     def _get(self, key: str) -> int:
         raw = self._source.get_raw(f"{self.NAMESPACE}/{key}")
-        return 0 if raw is None else int(decode(raw))
+        return 0 if raw is None else int(decode_stored(raw))
 
     def _set(self, key: str, value: int) -> None:
         full = f"{self.NAMESPACE}/{key}"

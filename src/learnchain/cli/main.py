@@ -13,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from learnchain.cli.calculus import calculus_app
+from learnchain.cli.collab import collab_app
 from learnchain.cli.common import (
     DATADIR_OPTION,
     JSON_OPTION,
@@ -51,6 +52,7 @@ app.add_typer(node_app, name="node")
 app.add_typer(calculus_app, name="calculus")
 app.add_typer(sim_app, name="sim")
 app.add_typer(devnet_app, name="devnet")
+app.add_typer(collab_app, name="collab")
 
 
 def _open(datadir: Path) -> tuple[NodeConfig, Chain]:

@@ -14,12 +14,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import cbor2
+
 from learnchain.core.encoding import decode, encode, sha256
 
 _MOD = 1 << 256
 _MISSING = object()
 
 Writes = dict[str, bytes | None]
+
+
+def decode_stored(raw: bytes) -> Any:
+    """Decode bytes this node itself wrote to state: canonical by construction, so the strict
+    decoder's re-encoding check would only cost time."""
+    return cbor2.loads(raw)
 
 
 def entry_digest(key: str, value: bytes) -> int:
@@ -84,10 +92,13 @@ class Overlay:
         self.writes: Writes = {}
 
     def get_raw(self, key: str) -> bytes | None:
-        value = self.writes.get(key, _MISSING)
-        if value is _MISSING:
-            return self.parent.get_raw(key)
-        return value  # type: ignore[return-value]
+        source: WorldState | Overlay = self
+        while isinstance(source, Overlay):
+            value = source.writes.get(key, _MISSING)
+            if value is not _MISSING:
+                return value  # type: ignore[return-value]
+            source = source.parent
+        return source.data.get(key)
 
     def set_raw(self, key: str, value: bytes | None) -> None:
         self.writes[key] = value
@@ -101,7 +112,7 @@ class Overlay:
 
     def get(self, key: str, default: Any = None) -> Any:
         raw = self.get_raw(key)
-        return default if raw is None else decode(raw)
+        return default if raw is None else decode_stored(raw)
 
     def set(self, key: str, value: Any) -> None:
         self.set_raw(key, encode(value))
@@ -120,7 +131,20 @@ class StateView:
 
     def get(self, key: str, default: Any = None) -> Any:
         raw = self._source.get_raw(self._prefix + key)
-        return default if raw is None else decode(raw)
+        return default if raw is None else decode_stored(raw)
+
+    def raw(self, key: str) -> bytes | None:
+        """The stored canonical bytes (e.g. to cache a parsed value by its bytes)."""
+        return self._source.get_raw(self._prefix + key)
+
+    def get_many(self, keys: list[str], prefix: str = "") -> list[Any]:
+        """`get(prefix + key)` for several keys (None where absent)."""
+        get_raw, full = self._source.get_raw, self._prefix + prefix
+        out = []
+        for key in keys:
+            raw = get_raw(full + key)
+            out.append(None if raw is None else decode_stored(raw))
+        return out
 
     def has(self, key: str) -> bool:
         return self._source.get_raw(self._prefix + key) is not None
@@ -128,6 +152,12 @@ class StateView:
     def set(self, key: str, value: Any) -> None:
         self._require_writable()
         self._source.set_raw(self._prefix + key, encode(value))  # type: ignore[union-attr]
+
+    def set_many(self, items: dict[str, Any], prefix: str = "") -> None:
+        self._require_writable()
+        full = self._prefix + prefix
+        for key, value in items.items():
+            self._source.set_raw(full + key, encode(value))  # type: ignore[union-attr]
 
     def delete(self, key: str) -> None:
         self._require_writable()

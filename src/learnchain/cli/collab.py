@@ -1,0 +1,220 @@
+"""`learnchain collab …`: shared models on the chain, and the two headline experiments.
+
+Commands that change the chain sign with a keystore and send through a node's HTTP API; the
+`experiment` commands need no node: they run an in-process chain and write JSON + PNG plots.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from learnchain.apps.collab.encoders import Encoder
+from learnchain.apps.collab.experiments import (
+    GoodBadConfig,
+    MarketConfig,
+    default_output,
+    run_good_bad,
+    run_market,
+)
+from learnchain.apps.collab.models import build_model, from_json
+from learnchain.cli.common import DATADIR_OPTION, emit_json, err_console, friendly_errors, load_key
+from learnchain.net.client import NodeClient
+from learnchain.net.jsonview import from_json as args_from_json
+
+collab_app = typer.Typer(help="Collaborative models: add data, claim deposits, predict.",
+                         no_args_is_help=True)
+experiment_app = typer.Typer(help="Run the collab experiments (in-process chain).",
+                             no_args_is_help=True)
+collab_app.add_typer(experiment_app, name="experiment")
+
+NODE_OPTION = typer.Option("http://127.0.0.1:8645", "--node", help="Node HTTP API URL.")
+KEY_OPTION = typer.Option(..., "--key", "-k", help="Keystore path or key name in <datadir>/keys.")
+PASSWORD_OPTION = typer.Option(None, "--password-file", help="File holding the password.")
+MODEL_OPTION = typer.Option(..., "--model", "-m", help="Model id.")
+
+
+def _send(node: str, key_name: str, datadir: Path, password_file: Path | None, method: str,
+          args: dict[str, Any], wait: bool) -> Any:
+    client = NodeClient(node)
+    key = load_key(key_name, datadir, password_file)
+    tx = client.send(key, "collab", method, args)
+    if not wait:
+        return {"tx": "0x" + tx.hash.hex(), "status": "submitted"}
+    return client.wait_for(tx.hash)
+
+
+def _json_arg(text: str | None, what: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    path = Path(text)
+    raw = path.read_text() if path.exists() else text
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is neither a JSON file nor JSON text: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    return args_from_json(value)
+
+
+def _input(client: NodeClient, model_id: int, data: str | None, text: str | None) -> list[int]:
+    """Integer input from `--data 1,2,3` or from `--text` via the model's named encoder."""
+    if data is not None:
+        return [int(v) for v in data.split(",") if v.strip()]
+    if text is None:
+        raise ValueError("give --data (comma-separated integers) or --text")
+    encoder = Encoder.from_plain(client.query("collab", "model", {"model_id": model_id})
+                                 ["encoder"])
+    return encoder.encode(text)
+
+
+@collab_app.command()
+@friendly_errors
+def create(model: str = typer.Option(None, "--model-json", help="Model JSON (file or text)."),
+           model_type: str = typer.Option(None, "--type", help="Model type, when no JSON."),
+           params: str = typer.Option(None, "--params", help="Model params JSON."),
+           encoder: str = typer.Option('{"type": "indices"}', "--encoder"),
+           mechanism: str = typer.Option("stakeable", "--mechanism"),
+           mechanism_params: str = typer.Option(None, "--mechanism-params"),
+           name: str = typer.Option("", "--name"),
+           key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
+           password_file: Path | None = PASSWORD_OPTION,
+           wait: bool = typer.Option(True, "--wait/--no-wait")) -> None:
+    """Deploy a model (trained off-chain as JSON, or empty by type and params)."""
+    if model:
+        doc = from_json(Path(model).read_text() if Path(model).exists() else model).export()
+    elif model_type:
+        doc = build_model(model_type, _json_arg(params, "--params")).export()
+    else:
+        raise ValueError("give --model-json or --type")
+    emit_json(_send(node, key, datadir, password_file, "create_model", {
+        "model": doc, "encoder": _json_arg(encoder, "--encoder"), "mechanism": mechanism,
+        "mechanism_params": _json_arg(mechanism_params, "--mechanism-params"), "name": name},
+        wait))
+
+
+@collab_app.command()
+@friendly_errors
+def add(model_id: int = MODEL_OPTION, label: int = typer.Option(..., "--label"),
+        data: str = typer.Option(None, "--data"), text: str = typer.Option(None, "--text"),
+        deposit: int = typer.Option(0, "--deposit", help="Most you will deposit/stake."),
+        key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
+        password_file: Path | None = PASSWORD_OPTION,
+        wait: bool = typer.Option(True, "--wait/--no-wait")) -> None:
+    """Add one labelled sample (only the required deposit is taken)."""
+    values = _input(NodeClient(node), model_id, data, text)
+    emit_json(_send(node, key, datadir, password_file, "add_data",
+                    {"model_id": model_id, "data": values, "label": label,
+                     "deposit": deposit}, wait))
+
+
+@collab_app.command()
+@friendly_errors
+def refund(model_id: int = MODEL_OPTION,
+           contribution: int = typer.Option(0, "--contribution", "-c"),
+           key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
+           password_file: Path | None = PASSWORD_OPTION,
+           wait: bool = typer.Option(True, "--wait/--no-wait")) -> None:
+    """Reclaim a deposit (or a point, or market winnings)."""
+    emit_json(_send(node, key, datadir, password_file, "refund",
+                    {"model_id": model_id, "contribution": contribution}, wait))
+
+
+@collab_app.command()
+@friendly_errors
+def report(model_id: int = MODEL_OPTION,
+           contribution: int = typer.Option(0, "--contribution", "-c"),
+           author: str = typer.Option(None, "--author", help="Market: whose balance to take."),
+           key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
+           password_file: Path | None = PASSWORD_OPTION,
+           wait: bool = typer.Option(True, "--wait/--no-wait")) -> None:
+    """Take (part of) a bad or abandoned deposit."""
+    args: dict[str, Any] = {"model_id": model_id, "contribution": contribution}
+    if author:
+        args["author"] = args_from_json(author)
+    emit_json(_send(node, key, datadir, password_file, "report", args, wait))
+
+
+@collab_app.command()
+@friendly_errors
+def predict(model_id: int = MODEL_OPTION, data: str = typer.Option(None, "--data"),
+            text: str = typer.Option(None, "--text"),
+            fee: int = typer.Option(0, "--fee", help="Pay good contributors (a transaction)."),
+            key: str = typer.Option(None, "--key", "-k"), node: str = NODE_OPTION,
+            datadir: Path = DATADIR_OPTION,
+            password_file: Path | None = PASSWORD_OPTION) -> None:
+    """Predict for free (a query), or with a fee shared by good contributors."""
+    client = NodeClient(node)
+    values = _input(client, model_id, data, text)
+    if fee:
+        if key is None:
+            raise ValueError("a paid prediction needs --key")
+        emit_json(_send(node, key, datadir, password_file, "predict",
+                        {"model_id": model_id, "data": values, "fee": fee}, True))
+        return
+    emit_json({"prediction": client.query("collab", "prediction",
+                                          {"model_id": model_id, "data": values})})
+
+
+@collab_app.command()
+@friendly_errors
+def show(model_id: int = MODEL_OPTION, node: str = NODE_OPTION,
+         test: Path = typer.Option(None, "--test", help="JSON {data: [...], labels: [...]}: "
+                                   "report accuracy on it.")) -> None:
+    """A model's definition, counters, contributors (with badges) and optional accuracy."""
+    client = NodeClient(node)
+    out: dict[str, Any] = {"model": client.query("collab", "model", {"model_id": model_id}),
+                           "contributors": client.query("collab", "contributors",
+                                                        {"model_id": model_id})}
+    if test is not None:
+        sample = json.loads(test.read_text())
+        out["accuracy"] = client.query("collab", "evaluate", {
+            "model_id": model_id, "data": sample["data"], "labels": sample["labels"]})
+    out["escrow"] = client.query("bank", "escrow", {"app": "collab",
+                                                    "escrow": f"m{model_id}"})
+    emit_json(out)
+
+
+@collab_app.command()
+@friendly_errors
+def call(method: str = typer.Argument(..., help="Any collab transaction, e.g. market_open."),
+         args: str = typer.Option("{}", "--args", help="JSON args (file or text); 0x… = bytes."),
+         key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
+         password_file: Path | None = PASSWORD_OPTION,
+         wait: bool = typer.Option(True, "--wait/--no-wait")) -> None:
+    """Send any collab transaction (market_open, market_reveal, extend_model, …)."""
+    emit_json(_send(node, key, datadir, password_file, method, _json_arg(args, "--args"), wait))
+
+
+@experiment_app.command("good-bad")
+@friendly_errors
+def experiment_good_bad(out: Path = typer.Option(None, "--out", help="Output folder "
+                                                 "(default docs/experiments)."),
+                        days: int = typer.Option(14, "--days"),
+                        seed: int = typer.Option(0, "--seed")) -> None:
+    """Good vs bad agent under deposit, refund and take; plots balances and accuracy."""
+    folder = out or default_output()
+    summary = run_good_bad(folder, GoodBadConfig(days=days, seed=seed))
+    summary.pop("config")
+    err_console.print(f"wrote {folder / 'collab_good_bad.png'}")
+    emit_json(summary)
+
+
+@experiment_app.command("market")
+@friendly_errors
+def experiment_market(out: Path = typer.Option(None, "--out", help="Output folder "
+                                               "(default docs/experiments)."),
+                      seed: int = typer.Option(0, "--seed"),
+                      group: bool = typer.Option(True, "--group/--no-group"),
+                      reset: bool = typer.Option(True, "--reset/--no-reset")) -> None:
+    """Prediction market with 3 good and 2 bad agents; plots balances and profits."""
+    folder = out or default_output()
+    summary = run_market(folder, MarketConfig(seed=seed, group_contributions=group,
+                                              reset_model=reset))
+    summary.pop("config")
+    err_console.print(f"wrote {folder / 'collab_market.png'}")
+    emit_json(summary)
