@@ -108,8 +108,8 @@ class Chain:
         state = WorldState()
         undo = state.apply(writes)
         with self.store.transaction():
-            self.store.put_block(block.hash, block.parent, 0, block.encoded,
-                                 encode(BlockMetrics(0, 0, 0, 0).to_plain()))
+            self.store.put_block(block.hash, block.parent, 0, block.header.encoded,
+                                 block.encoded, encode(BlockMetrics(0, 0, 0, 0).to_plain()))
             self.store.put_journal(block.hash, Journal(dict(writes), undo).to_bytes())
             self.store.put_receipts(block.hash, encode([]))
             self.store.write_state(writes)
@@ -154,6 +154,14 @@ class Chain:
         stored = self.store.get_block(block_hash)
         return None if stored is None else Block.decode(stored.data)
 
+    def _load_header(self, block_hash: bytes) -> BlockHeader | None:
+        data = self.store.get_header(block_hash)
+        return None if data is None else BlockHeader.from_plain(decode(data))
+
+    def get_header(self, block_hash: bytes) -> BlockHeader | None:
+        with self.lock:
+            return self._load_header(block_hash)
+
     def get_block(self, block_hash: bytes) -> Block | None:
         with self.lock:
             return self._load_block(block_hash)
@@ -172,6 +180,14 @@ class Chain:
             block = self._load_block(block_hash)
             assert block is not None
             yield block
+
+    def canonical_headers(self, start: int, end: int) -> list[BlockHeader]:
+        headers = []
+        for _, block_hash in self.store.canonical_range(start, end):
+            header = self._load_header(block_hash)
+            assert header is not None
+            headers.append(header)
+        return headers
 
     def receipts(self, block_hash: bytes) -> list[Receipt] | None:
         data = self.store.get_receipts(block_hash)
@@ -222,13 +238,15 @@ class Chain:
         if parent is None:
             self._add_orphan(block)
             return AddResult(AddStatus.ORPHAN, block_hash)
-        parent_header = Block.decode(parent.data).header
+        parent_header = self._load_header(block.parent)
+        assert parent_header is not None
         self._check_against_parent(block.header, parent_header)
         metrics = BlockMetrics.from_plain(decode(parent.metrics)).child(
             self.engine.work(block.header), self.engine.fork_reward(block.header))
         if self.fork_key(metrics) <= self.fork_key(self.head_metrics):
             with self.store.transaction():
-                self.store.put_block(block_hash, block.parent, block.height, block.encoded,
+                self.store.put_block(block_hash, block.parent, block.height,
+                                     block.header.encoded, block.encoded,
                                      encode(metrics.to_plain()))
             return AddResult(AddStatus.STORED, block_hash)
         return self._reorg_to(block, metrics)
@@ -310,7 +328,8 @@ class Chain:
         applied: list[Journal] = []
         try:
             with self.store.transaction():
-                self.store.put_block(block.hash, block.parent, block.height, block.encoded,
+                self.store.put_block(block.hash, block.parent, block.height,
+                                     block.header.encoded, block.encoded,
                                      encode(metrics.to_plain()))
                 for height in range(self.head.height, fork_height, -1):
                     undone.append(self._disconnect(height))
@@ -363,9 +382,9 @@ class Chain:
         return block, journal
 
     def _connect(self, block: Block) -> Journal:
-        parent = self._load_block(block.parent)
+        parent = self._load_header(block.parent)
         assert parent is not None
-        result = self.execute_for(block, parent.header)
+        result = self.execute_for(block, parent)
         journal = Journal(result.writes, self.state.apply(result.writes))
         self.store.put_journal(block.hash, journal.to_bytes())
         self.store.put_receipts(block.hash,

@@ -348,8 +348,7 @@ class P2PNode:
                 start = stored.height + 1
                 break
         count = max(0, min(int(body.get("max", MAX_HEADERS_PER_REPLY)), MAX_HEADERS_PER_REPLY))
-        headers = [b.header.to_plain()
-                   for b in self.chain.canonical_blocks(start, start + count - 1)]
+        headers = [h.to_plain() for h in self.chain.canonical_headers(start, start + count - 1)]
         return [("headers", {"headers": headers, "height": self.chain.height,
                              "head": self.chain.head_hash})]
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from learnchain.core.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (
     hash BLOB PRIMARY KEY, parent BLOB NOT NULL, height INTEGER NOT NULL,
-    data BLOB NOT NULL, metrics BLOB NOT NULL, invalid TEXT);
+    header BLOB NOT NULL, data BLOB NOT NULL, metrics BLOB NOT NULL, invalid TEXT);
 CREATE INDEX IF NOT EXISTS blocks_parent ON blocks(parent);
 CREATE TABLE IF NOT EXISTS canon (height INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS receipts (hash BLOB PRIMARY KEY, data BLOB NOT NULL);
@@ -85,10 +85,15 @@ class SqliteStore:
     def set_meta(self, key: str, value: bytes) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    def put_block(self, block_hash: bytes, parent: bytes, height: int, data: bytes,
-                  metrics: bytes) -> None:
-        self.conn.execute("INSERT OR IGNORE INTO blocks VALUES (?, ?, ?, ?, ?, NULL)",
-                          (block_hash, parent, height, data, metrics))
+    def put_block(self, block_hash: bytes, parent: bytes, height: int, header: bytes,
+                  data: bytes, metrics: bytes) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO blocks VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                          (block_hash, parent, height, header, data, metrics))
+
+    def get_header(self, block_hash: bytes) -> bytes | None:
+        """Just the header's canonical bytes: most lookups need no transactions."""
+        row = self.conn.execute("SELECT header FROM blocks WHERE hash=?", (block_hash,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def mark_invalid(self, block_hash: bytes, reason: str) -> None:
         self.conn.execute("UPDATE blocks SET invalid=? WHERE hash=?", (reason, block_hash))
