@@ -22,7 +22,8 @@ from learnchain.core.types import Receipt, Transaction
 
 SYSTEM = "sys"
 PARALLEL_RECOVERY_MIN = 64
-RECOVERY_CHUNK = 250
+RECOVERY_CHUNK = 256
+FIRST_CHUNK = 64
 
 
 class SignatureCache:
@@ -51,16 +52,18 @@ def recover_senders_lazy(txs: Sequence[Transaction],
     cached = [cache.get(tx.hash) if cache else None for tx in txs]
     missing = [tx for tx, sender in zip(txs, cached, strict=True) if sender is None]
     futures = []
-    if len(missing) >= PARALLEL_RECOVERY_MIN:
-        for i in range(0, len(missing), RECOVERY_CHUNK):
-            chunk = missing[i:i + RECOVERY_CHUNK]
-            future = sigworker.submit([(tx.signing_digest, tx.signature) for tx in chunk])
+    if len(missing) >= PARALLEL_RECOVERY_MIN and all(len(tx.signature) == 65 for tx in missing):
+        start, size = 0, FIRST_CHUNK
+        while start < len(missing):
+            chunk = missing[start:start + size]
+            future = sigworker.submit([tx.encoded for tx in chunk])
             if future is None:
                 futures = []
                 break
             futures.append(future)
+            start, size = start + size, min(size * 2, RECOVERY_CHUNK)
     if futures:
-        recovered: Iterator[bytes | None] = (s for f in futures for s in f.result())
+        recovered: Iterator[bytes | None] = _collect(futures, missing)
     else:
         recovered = (_recover_or_none(tx) for tx in missing)
     for tx, sender in zip(txs, cached, strict=True):
@@ -69,6 +72,19 @@ def recover_senders_lazy(txs: Sequence[Transaction],
             if cache is not None and sender is not None:
                 cache.put(tx.hash, sender)
         yield sender
+
+
+def _collect(futures: list[Any], missing: list[Transaction]) -> Iterator[bytes | None]:
+    done = 0
+    for future in futures:
+        try:
+            batch = future.result()
+        except Exception:  # a broken worker must not decide validity: finish in-process
+            sigworker.disable()
+            yield from (_recover_or_none(tx) for tx in missing[done:])
+            return
+        done += len(batch)
+        yield from batch
 
 
 def _recover_or_none(tx: Transaction) -> bytes | None:

@@ -1,12 +1,16 @@
 """Signature recovery in worker processes.
 
 coincurve holds the GIL while it works, so threads cannot overlap signature checks with
-transaction execution; worker processes can. This module imports only what recovery needs, so
-a spawned worker starts quickly.
+transaction execution; worker processes can. Workers are forked, not spawned: a spawned worker
+would re-run the user's main script, with whatever side effects it has. A worker only runs
+`recover_encoded_batch`, whose modules the parent imported before forking. If the pool breaks
+for any reason, callers fall back to in-process recovery (`disable`), so a block is never
+rejected or lost because of a worker.
 """
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -32,6 +36,23 @@ def recover_batch(pairs: list[tuple[bytes, bytes]]) -> list[bytes | None]:
     return out
 
 
+TX_DOMAIN = b"learnchain-tx"
+
+
+def recover_encoded_batch(encoded_txs: list[bytes]) -> list[bytes | None]:
+    """Signers of canonical transaction encodings with 65-byte signatures.
+
+    The signed bytes are the first six of the seven fields (see `Transaction.signing_digest`),
+    so the worker derives each digest itself and the importing process does no hashing.
+    """
+    pairs = []
+    for data in encoded_txs:
+        unsigned = b"\x86" + data[1:len(data) - 67]
+        digest = hashlib.sha256(TX_DOMAIN + unsigned).digest()
+        pairs.append((digest, data[len(data) - 65:]))
+    return recover_batch(pairs)
+
+
 def workers_wanted() -> int:
     configured = os.environ.get("LEARNCHAIN_SIG_WORKERS")
     if configured is not None:
@@ -39,12 +60,25 @@ def workers_wanted() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 0
 
 
-def submit(pairs: list[tuple[bytes, bytes]]) -> Future[list[bytes | None]] | None:
+def submit(encoded_txs: list[bytes]) -> Future[list[bytes | None]] | None:
     """Queue a batch on the worker pool; None when recovery should run in-process."""
     global _pool
     if _pool is None:
         count = workers_wanted()
         if count == 0:
             return None
-        _pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
-    return _pool.submit(recover_batch, pairs)
+        _pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"))
+    try:
+        return _pool.submit(recover_encoded_batch, encoded_txs)
+    except Exception:
+        disable()
+        return None
+
+
+def disable() -> None:
+    """Stop using worker processes in this process (after a failure, or on request)."""
+    global _pool
+    os.environ["LEARNCHAIN_SIG_WORKERS"] = "0"
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None

@@ -1,0 +1,48 @@
+"""Parallel signature recovery gives exactly the serial answer, and survives broken workers."""
+
+from concurrent.futures import Future
+from dataclasses import replace
+
+from learnchain.core import sigworker
+from learnchain.core.execution import recover_senders
+from learnchain.core.types import Transaction
+from learnchain.testing import dev_key
+
+
+def batch(n=300):
+    txs = [Transaction(1, dev_key(f"k{i % 7}").address, i, "bank", "transfer",
+                       {"to": b"x" * 20, "amount": i}).signed(dev_key(f"k{i % 7}"))
+           for i in range(n)]
+    txs[5] = replace(txs[5], signature=dev_key("mallory").sign(txs[5].signing_digest))
+    txs[9] = replace(txs[9], signature=b"\x00" * 65)
+    return txs
+
+
+def expected(txs):
+    return [tx.sender if i not in (5, 9) else "bad" for i, tx in enumerate(txs)]
+
+
+def normalise(senders, txs):
+    return [s if s == tx.sender else "bad" for s, tx in zip(senders, txs, strict=True)]
+
+
+def test_worker_recovery_matches_serial_recovery(monkeypatch):
+    txs = batch()
+    monkeypatch.setenv("LEARNCHAIN_SIG_WORKERS", "2")
+    assert normalise(recover_senders(txs), txs) == expected(txs)
+    monkeypatch.setenv("LEARNCHAIN_SIG_WORKERS", "0")
+    sigworker.disable()
+    assert normalise(recover_senders(txs), txs) == expected(txs)
+
+
+def test_a_broken_worker_pool_falls_back_to_in_process_recovery(monkeypatch):
+    txs = batch()
+
+    def broken_submit(_encoded):
+        future: Future = Future()
+        future.set_exception(RuntimeError("worker died"))
+        return future
+
+    monkeypatch.setattr(sigworker, "submit", broken_submit)
+    monkeypatch.setattr(sigworker, "disable", lambda: None)
+    assert normalise(recover_senders(txs), txs) == expected(txs)
