@@ -35,9 +35,12 @@ class DevnetNode:
 
 
 def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: int = 16,
-                  block_interval_ms: int = 2000, fast_kdf: bool = False) -> list[DevnetNode]:
+                  block_interval_ms: int = 2000, fast_kdf: bool = False,
+                  engine: str = "pow", env: str = "CartPole-v1") -> list[DevnetNode]:
+    """Keys, genesis and configs for N nodes; `engine` is "pow" or "rlpow" (learning `env`)."""
     if nodes < 1:
         raise ConfigError("--nodes must be at least 1")
+    root = root.resolve()
     if (root / "pids.json").exists():
         raise ConfigError(f"{root} has a running devnet; stop it with `learnchain devnet down`")
     root.mkdir(parents=True, exist_ok=True)
@@ -47,14 +50,26 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
         save_keystore(key, root / "keys" / f"{name}.json", DEV_PASSWORD, light=fast_kdf)
     (root / "keys" / "password.txt").write_text(DEV_PASSWORD + "\n")
     addresses = [to_checksum_address(k.address) for k in keys]
+    if engine == "pow":
+        engine_config: dict[str, Any] = {}
+        params: dict[str, Any] = {"difficulty": difficulty}
+        fork_choice = "most-work"
+    elif engine == "rlpow":
+        from learnchain.consensus.rlpow import default_rlpow_params
+
+        engine_config = {"env": env, "replay": "shared"}
+        params = default_rlpow_params()
+        fork_choice = "longest-then-reward-sum"
+    else:
+        raise ConfigError(f"--engine must be pow or rlpow, not {engine!r}")
     genesis = GenesisConfig(
         timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses, extra_apps=["collab"],
+        engine=engine, engine_config=engine_config, fork_choice=fork_choice,
         apps={
             "bank": {"allocations": {to_checksum_address(k.address): DEV_ALLOCATION
                                      for k in accounts.values()}},
             "identity": {"members": addresses, "identities": {a: ["miner"] for a in addresses}},
-            "consensus": {"params": {"difficulty": difficulty}, "miners": addresses,
-                          "controller": addresses[0]},
+            "consensus": {"params": params, "miners": addresses, "controller": addresses[0]},
         },
     )
     genesis.save(root / "genesis.json")

@@ -37,13 +37,16 @@ def devnet_up(nodes: int = typer.Option(4, "--nodes", "-n", min=1, max=32),
               base_port: int = typer.Option(8700, help="API port of node 0; node i uses +i."),
               difficulty: int = typer.Option(16),
               block_interval_ms: int = typer.Option(2000),
+              engine: str = typer.Option("pow", help="Consensus engine: pow or rlpow."),
+              env: str = typer.Option("CartPole-v1", help="rlpow oracle environment."),
               detach: bool = typer.Option(False, help="Start and return, without the table."),
               fast_kdf: bool = typer.Option(False, hidden=True)) -> None:
     """Generate keys, genesis and configs for N nodes, start them, and watch them agree."""
     from learnchain.devnet import create_devnet, start_devnet
 
     created = create_devnet(root, nodes, base_port=base_port, difficulty=difficulty,
-                            block_interval_ms=block_interval_ms, fast_kdf=fast_kdf)
+                            block_interval_ms=block_interval_ms, fast_kdf=fast_kdf,
+                            engine=engine, env=env)
     pids = start_devnet(root)
     console.print(f"started {len(pids)} nodes under {root} (logs in nodeN/node.log); "
                   f"node 0 API {created[0].url}/docs; stop with `learnchain devnet down "

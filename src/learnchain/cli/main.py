@@ -24,6 +24,7 @@ from learnchain.cli.common import (
     read_password,
 )
 from learnchain.cli.devnet import devnet_app
+from learnchain.cli.rlpow import rlpow_app
 from learnchain.cli.sim import sim_app
 from learnchain.config import NodeConfig
 from learnchain.core.chain import Chain
@@ -53,6 +54,7 @@ app.add_typer(calculus_app, name="calculus")
 app.add_typer(sim_app, name="sim")
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(collab_app, name="collab")
+app.add_typer(rlpow_app, name="rlpow")
 
 
 def _open(datadir: Path) -> tuple[NodeConfig, Chain]:
@@ -233,16 +235,33 @@ def _block_row(block: Block) -> list[str]:
 def chain_show(datadir: Path = DATADIR_OPTION,
                last: int = typer.Option(10, help="How many recent blocks."),
                as_json: bool = JSON_OPTION) -> None:
-    """The most recent blocks of the canonical chain."""
+    """The most recent blocks of the canonical chain (with S, A, R for rlpow chains)."""
     _, chain = _open(datadir)
     blocks = list(chain.canonical_blocks(max(0, chain.height - last + 1), chain.height))
+    row_of = getattr(chain.engine, "row", None)
     if as_json:
-        emit_json([block_json(b) for b in blocks])
+        out = [block_json(b) for b in blocks]
+        if row_of is not None:
+            for entry, block in zip(out, blocks, strict=True):
+                entry["rl"] = row_of(block.header)
+        emit_json(out)
         return
-    table = Table("height", "hash", "txs", "proposer", "difficulty", "time (UTC)",
-                  title=f"chain {chain.genesis_config.chain_id} · height {chain.height}")
-    for block in blocks:
-        table.add_row(*_block_row(block))
+    title = f"chain {chain.genesis_config.chain_id} · {chain.engine.name} · height {chain.height}"
+    if row_of is not None:
+        table = Table("height", "hash", "proposer", "S (features)", "A", "R", "return", "k",
+                      title=title)
+        for block in blocks:
+            rl = row_of(block.header)
+            features = ("" if rl["features"] is None
+                        else " ".join(f"{v:+.2f}" for v in rl["features"]))
+            base = _block_row(block)
+            table.add_row(base[0], base[1][:12], base[3][:10], features, *(
+                "" if rl[k] is None else str(rl[k]) for k in ("A", "R", "return", "k")))
+    else:
+        table = Table("height", "hash", "txs", "proposer", "difficulty", "time (UTC)",
+                      title=title)
+        for block in blocks:
+            table.add_row(*_block_row(block))
     console.print(table)
 
 

@@ -65,3 +65,14 @@ def dqn_quality(out: Path = OUT_OPTION, small: bool = SMALL_OPTION) -> None:
         _print(ex.run_dqn_quality(out, steps=600, solve_seeds=0))
     else:
         _print(ex.run_dqn_quality(out))
+
+
+@rlpow_app.command("devnet")
+def devnet(nodes: int = typer.Option(4, help="Number of nodes."),
+           blocks: int = typer.Option(8000, help="Most blocks to produce."),
+           env: str = typer.Option("CartPole-v1", help="Oracle environment."),
+           out: Path = OUT_OPTION) -> None:
+    """N in-process nodes over the simulated network learn on chain; prints S/A/R progress."""
+    cfg = ex.DevnetConfig(nodes=nodes, blocks=blocks, env=env)
+    summary = ex.run_devnet(out, cfg, log=typer.echo)
+    _print({k: v for k, v in summary.items() if k != "evals"})

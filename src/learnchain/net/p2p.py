@@ -42,6 +42,7 @@ from learnchain.node import Node
 log = logging.getLogger("learnchain.p2p")
 
 SEQ_WINDOW = 4096
+MAX_REPLY_BYTES = 4 * 1024 * 1024
 INITIAL_SCORE = 100
 PENALTY = {"invalid-block": 50, "malformed": 20, "protocol": 20, "invalid-tx": 2,
            "rate": 1, "bad-headers": 40}
@@ -73,6 +74,7 @@ class Peer:
     sync_started_ms: int = 0
     wanted: deque[bytes] = field(default_factory=deque)
     last_headers_full: bool = False
+    requested: list[bytes] = field(default_factory=list)
     tokens: float = 0.0
     tokens_ms: int = 0
 
@@ -386,24 +388,40 @@ class P2PNode:
             return []
         batch = [peer.wanted.popleft() for _ in range(min(MAX_BLOCKS_PER_REPLY,
                                                            len(peer.wanted)))]
+        peer.requested = batch
         peer.sync_started_ms = self.chain.clock()
         return [("get_blocks", {"hashes": batch})]
 
     def _on_get_blocks(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
-        blocks, blobs = [], {}
+        blocks: list[bytes] = []
+        blobs: dict[str, bytes] = {}
+        size = 0
         for block_hash in body["hashes"][:MAX_BLOCKS_PER_REPLY]:
             stored = self.chain.store.get_block(block_hash)
-            if stored is not None:
-                blocks.append(stored.data)
-                blobs.update(self.chain.engine.sidecar(Block.decode(stored.data)))
+            if stored is None:
+                continue
+            sidecar = self.chain.engine.sidecar(Block.decode(stored.data))
+            extra = len(stored.data) + sum(len(b) for b in sidecar.values())
+            if blocks and size + extra > MAX_REPLY_BYTES:
+                break  # the requester asks again for what is left
+            blocks.append(stored.data)
+            blobs.update(sidecar)
+            size += extra
         return [("blocks", {"blocks": blocks, "blobs": blobs})]
 
     def _on_blocks(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
         self._accept_sidecar(peer, body.get("blobs", {}))
+        delivered = set()
         for raw in body["blocks"]:
-            if not self._import(peer, raw, relay=False):
+            status = self._import(peer, raw, relay=False, delivered=delivered)
+            if not status:
                 peer.syncing = False
                 return []
+        undelivered = [h for h in peer.requested if h not in delivered]
+        if undelivered and not delivered:
+            peer.syncing = False
+            return []
+        peer.wanted.extendleft(reversed(undelivered))
         return self._request_blocks(peer)
 
     def _on_block(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
@@ -416,13 +434,15 @@ class P2PNode:
             return self._maybe_sync(peer, force=True)
         return []
 
-    def _import(self, peer: Peer, raw: bytes, *, relay: bool,
-                announced: bytes | None = None) -> AddStatus | None:
+    def _import(self, peer: Peer, raw: bytes, *, relay: bool, announced: bytes | None = None,
+                delivered: set[bytes] | None = None) -> AddStatus | None:
         try:
             block = Block.decode(raw)
         except EncodingError as exc:
             self.penalise(peer, "malformed", f"block: {exc}")
             return None
+        if delivered is not None:
+            delivered.add(block.hash)
         if announced is not None and announced != block.hash:
             self.penalise(peer, "malformed", "block announced under a different hash")
             return None

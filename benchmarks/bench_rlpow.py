@@ -1,0 +1,152 @@
+"""rlpow consensus costs, both ratios measured in one run (interleaved per block).
+
+For K ∈ {8, 32, 64} DQN steps per block (CartPole, 64x64 net, batch 64, one torch thread):
+
+* **overhead** = time per block / time of the K raw DQN gradient steps alone. "Time per block"
+  is the proposer's whole cycle on a real chain: build the candidate, act (policy forward
+  pass, oracle step), the K committed steps with per-step hashes, the manifest and blob
+  store writes, signing, and importing its own block (execution, SQLite). "Raw" is a plain
+  PyTorch DQN loop on the same history (``nn.Module`` Q-network, ``torch.optim.Adam``, numpy
+  minibatch indices, no hashing) -- the work with no consensus around it. Target ≤ 1.2.
+  The ratio to the bare flat learner of ``learnchain.ml.dqn`` (our own arithmetic, no
+  commitments) is printed too.
+  "archive" nodes also write every intermediate training blob to SQLite (so they can serve
+  audits of old blocks to syncing peers); "pruning" nodes keep those only in the in-memory
+  cache of recent work that serves gossip, and persist the final learner state.
+* **spot verification** = ``engine.verify`` time of a peer auditing s = 1 step / the
+  proposer's time to make the block (prepare + seal). Target ≤ 0.25 for K ≥ 8.
+
+Each block's timings are taken back to back, so machine load hits numerator and denominator
+alike. Per run, each quantity is the median over the measured blocks; the script does three
+runs and reports each quantity's smallest median (the least disturbed on a shared machine).
+
+Run: ``python benchmarks/bench_rlpow.py``
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from learnchain.core.types import Block
+from learnchain.ml import dqn
+from learnchain.sim.rlpow_experiments import LocalChain, keys_for, local_chain, rlpow_genesis
+from learnchain.testing import ManualClock
+
+WARMUP = 40
+BLOCKS = 25
+RUNS = 3
+
+
+def raw_dqn_steps(params: bytes, buf: dqn.ReplayBuffer, K: int, C: int,
+                  hp: dqn.DQNConfig) -> float:
+    """K plain PyTorch DQN steps (the work without consensus); returns seconds."""
+    net, tgt = dqn.net_from_bytes(params), dqn.net_from_bytes(params)
+    opt = torch.optim.Adam(net.parameters(), lr=hp.lr)
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    for i in range(K):
+        obs, act, rew, nobs, done = buf.gather(rng.integers(0, len(buf), hp.batch_size).tolist())
+        with torch.no_grad():
+            y = rew + hp.gamma * tgt(nobs).max(dim=1).values * (1.0 - done)
+        q = net(obs).gather(1, act.unsqueeze(1)).squeeze(1)
+        loss = F.smooth_l1_loss(q, y)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), hp.max_grad_norm_ppb / 1e9)
+        opt.step()
+        if (i + 1) % C == 0:
+            tgt.load_state_dict(net.state_dict())
+    return time.perf_counter() - t0
+
+
+def bare_steps(state: dqn.LearnerState, buf: dqn.ReplayBuffer, K: int, C: int,
+               hp: dqn.DQNConfig) -> float:
+    learner = dqn._Learner(state, hp)
+    t0 = time.perf_counter()
+    for i in range(K):
+        learner.step(buf, i, b"bench", C)
+    return time.perf_counter() - t0
+
+
+def measure(K: int, archive: bool) -> dict[str, float]:
+    keys = keys_for(2, f"bench-{K}")
+    genesis = rlpow_genesis(keys, params={"K": K, "audit_steps": 1, "learning_starts": 16})
+    clock = ManualClock()
+    prover: LocalChain = local_chain(genesis, keys, clock=clock)
+    verifier: LocalChain = local_chain(genesis, keys, clock=clock)
+    engine, v_engine = prover.engine, verifier.engine
+    engine.archive_work = archive
+    cp = prover.chain.consensus_params()
+    C = int(cp.params["C"])
+    key = keys[0]
+    rows: dict[str, list[float]] = {"block": [], "propose": [], "raw": [], "bare": [],
+                                    "verify": []}
+    verify_time: list[float] = []
+    original = v_engine.verify
+
+    def timed_verify(block: Block, parent: Any, cp: Any) -> None:
+        t = time.perf_counter()
+        original(block, parent, cp)
+        verify_time.append(time.perf_counter() - t)
+
+    v_engine.verify = timed_verify  # type: ignore[method-assign]
+    for h in range(WARMUP + BLOCKS):
+        prover.clock.advance(1000)
+        t0 = time.perf_counter()
+        candidate, _ = prover.chain.build_candidate([], key.address)
+        sealed = engine.seal(candidate.header, cp, threading.Event())
+        assert sealed is not None
+        t1 = time.perf_counter()
+        block = Block(sealed, candidate.transactions).signed(key)
+        prover.chain.add_block(block)
+        t2 = time.perf_counter()
+        v_engine.accept_sidecar(engine.sidecar(block))
+        verifier.chain.add_block(block)
+        if h < WARMUP:
+            continue
+        entry = engine.record(block.hash).lineage[key.address]
+        state = dqn.LearnerState(*(engine.blobs.get(d) or b"" for d in entry.triple()))
+        buf = engine._buffer(key.address, block.height)
+        rows["block"].append(t2 - t0)
+        rows["propose"].append(t1 - t0)
+        rows["verify"].append(verify_time[-1])
+        rows["raw"].append(raw_dqn_steps(state.params, buf, K, C, engine.hyper))
+        rows["bare"].append(bare_steps(state, buf, K, C, engine.hyper))
+    return {name: statistics.median(v) for name, v in rows.items()}
+
+
+def best_run(K: int, archive: bool, runs: int = RUNS) -> dict[str, Any]:
+    """Each quantity's least-disturbed median over `runs` runs (the machine is shared)."""
+    meds = [measure(K, archive) for _ in range(runs)]
+    best = {name: min(m[name] for m in meds) for name in meds[0]}
+    return {"K": K, "archive": archive, **{f"{n}_ms": v * 1e3 for n, v in best.items()},
+            "overhead_vs_raw": best["block"] / best["raw"],
+            "overhead_vs_bare": best["block"] / best["bare"],
+            "spot_verify_ratio": best["verify"] / best["propose"]}
+
+
+def main() -> None:
+    dqn.configure_determinism()
+    print(f"settings: {dqn.ComputeSettings.current().to_record()}")
+    print(f"{'K':>3}{'node':>9}{'block ms':>10}{'raw ms':>9}{'bare ms':>9}{'block/raw':>11}"
+          f"{'block/bare':>12}{'propose ms':>12}{'verify ms':>11}{'verify/prop':>13}")
+    for K in (8, 32, 64):
+        for archive in (True, False):
+            r = best_run(K, archive)
+            node = "archive" if archive else "pruning"
+            print(f"{K:>3}{node:>9}{r['block_ms']:>10.2f}{r['raw_ms']:>9.2f}{r['bare_ms']:>9.2f}"
+                  f"{r['overhead_vs_raw']:>11.2f}{r['overhead_vs_bare']:>12.2f}"
+                  f"{r['propose_ms']:>12.2f}{r['verify_ms']:>11.2f}"
+                  f"{r['spot_verify_ratio']:>13.3f}")
+    print("targets: block/raw <= 1.2; verify/propose (s = 1) <= 0.25 for K >= 8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,762 @@
+"""`rlpow`: proof of work as deep reinforcement learning, with every claim checkable.
+
+The chain's growth is one episode of an MDP. Block ``t+1`` records the action ``A_t`` its
+proposer's policy chose in ``S_t`` (the parent's recorded state), the oracle's answer
+``(S_{t+1}, R_{t+1}, done)``, and the work: ``K`` committed DQN gradient steps that move the
+proposer's parameters from ``θ_before`` (the policy that acted) to ``θ_after``, on minibatches
+drawn by coins from the chain's own transition history. Design and threat model:
+``docs/consensus-rlpow.md``; the ML layer it calls: ``docs/ml-determinism.md``.
+
+Header ``engine_fields`` (no floats; fixed point ``SCALE = 10**9``; digests are SHA-256, which is
+also the CIDv1 content id of the bytes in the blob store)::
+
+    v          1                          format version
+    s          [int, ...]                 S_{t+1} (oracle's next state; a reset state on done)
+    a          int                        A_t
+    r          int                        R_{t+1} (fixed point)
+    done       bool                       the step ended the episode (terminated or truncated)
+    ret        int                        episode return so far, including r (fixed point)
+    eps        int                        ε in force (parts per 10**9)
+    explored   bool                       the exploration coin fell below ε
+    theta      bytes32                    θ_before: hash of the parameters that chose A_t
+    theta_cid  str                        CIDv1 of θ_before (the same digest, for content stores)
+    k          int                        gradient steps performed (K, or 0 before learning starts)
+    after      [bytes32, bytes32, bytes32] (θ_after, Adam state, target network) after the work
+    work       bytes32                    hash of the training manifest blob (per-step commits)
+    mint       int                        coinbase = base + κ·clip(R, 0, R_cap) / SCALE
+
+Verification (``verify``) runs ``validate_transition``, ``validate_mint``, ``validate_lineage``,
+``validate_action`` and ``validate_training`` in that order; each raises ``InvalidBlock`` with
+a message that starts with the failure's name (``reward mint is wrong``, ``transition does not
+replay``, ``reward does not replay``, ``training lineage broken``, ``parameters unavailable``,
+``action disagrees with the committed policy``, ``training steps do not reproduce``, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from learnchain.consensus.base import ConsensusEngine, ConsensusParams
+from learnchain.core.encoding import decode, encode
+from learnchain.core.errors import ConfigError, EncodingError, InvalidBlock
+from learnchain.core.types import Block, BlockHeader
+from learnchain.ml import coins, dqn, envs
+from learnchain.ml.fixedpoint import PPB, SCALE, clip_reward_fp
+from learnchain.storage.blobstore import BlobError, BlobStore, cid_of_digest
+
+FORMAT_VERSION = 1
+HEADER_KEYS = frozenset({"v", "s", "a", "r", "done", "ret", "eps", "explored", "theta",
+                         "theta_cid", "k", "after", "work", "mint"})
+REPLAY_MODES = ("shared", "own")
+MAX_K = 4096
+
+PARAM_RANGES: dict[str, tuple[int, int]] = {
+    "K": (1, MAX_K),
+    "C": (1, 10**9),
+    "audit_steps": (0, MAX_K),
+    "learning_starts": (1, 10**12),
+    "eps_start_ppb": (0, PPB),
+    "eps_end_ppb": (0, PPB),
+    "eps_decay_blocks": (0, 10**12),
+    "base_reward": (0, 10**18),
+    "kappa": (0, 10**18),
+    "reward_cap_fp": (0, 10**18),
+}
+
+
+def default_rlpow_params() -> dict[str, Any]:
+    """Consensus parameters (governable): the CartPole-tuned values of docs/ml-determinism §8."""
+    return {"K": 1, "C": 200, "audit_steps": 1, "learning_starts": 500,
+            "eps_start_ppb": PPB, "eps_end_ppb": 50_000_000, "eps_decay_blocks": 2500,
+            "base_reward": 10, "kappa": 40, "reward_cap_fp": SCALE}
+
+
+def mint_for(reward_fp: int, params: dict[str, Any]) -> int:
+    """Coinbase ``base + κ·clip(R, 0, R_cap)`` in whole tokens (κ is tokens per unit reward)."""
+    clipped = clip_reward_fp(reward_fp, int(params["reward_cap_fp"]))
+    return int(params["base_reward"]) + int(params["kappa"]) * clipped // SCALE
+
+
+def schedule_of(params: dict[str, Any]) -> dqn.EpsilonSchedule:
+    return dqn.EpsilonSchedule(int(params["eps_start_ppb"]), int(params["eps_end_ppb"]),
+                               int(params["eps_decay_blocks"]))
+
+
+def exploration_coin(parent: bytes, proposer: bytes) -> int:
+    """``u = h(parent ‖ proposer ‖ "eps")``: fixed before the proposer can act, unique per node."""
+    return coins.coin_int(coins.hash_parts(parent, proposer), "eps", 0)
+
+
+def env_seed(parent: bytes) -> bytes:
+    """``h(parent ‖ 0)``: the oracle step's (and on done, the reset's) randomness."""
+    return coins.derive_seed(parent, 0)
+
+
+def training_seed(parent: bytes, proposer: bytes) -> bytes:
+    """Minibatch coins: bound to the parent and the proposer, so the prover cannot choose them."""
+    return coins.hash_parts(b"rlpow/train", parent, proposer)
+
+
+def init_seed(genesis: bytes, proposer: bytes) -> bytes:
+    """A proposer's first parameters come from coins on (genesis, proposer): no free choice."""
+    return coins.hash_parts(b"rlpow/init", genesis, proposer)
+
+
+@dataclass(frozen=True)
+class LineageEntry:
+    """A learner's committed state on a branch: where its next block must start training."""
+
+    steps: int
+    params: bytes
+    opt: bytes
+    target: bytes
+    height: int = 0
+
+    def triple(self) -> list[bytes]:
+        return [self.params, self.opt, self.target]
+
+
+@dataclass(frozen=True)
+class BlockRecord:
+    """What the engine derived from a connected block (cached by block hash)."""
+
+    state: envs.State
+    ret: int
+    done: bool
+    proposer: bytes
+    transition: dqn.Transition | None
+    lineage: dict[bytes, LineageEntry]
+
+
+@dataclass
+class _BranchBuffer:
+    """The transitions of the canonical branch up to some height (all, or one proposer's)."""
+
+    owner: bytes | None
+    buf: dqn.ReplayBuffer
+    scanned: list[bytes] = field(default_factory=list)
+    heights: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    transition: dqn.Transition
+    start: LineageEntry
+    k: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The training proof's commitments (a blob; the header's ``work`` is its hash)."""
+
+    step0: int
+    start: tuple[bytes, bytes, bytes]
+    steps: tuple[tuple[bytes, bytes, bytes], ...]
+    compute: dqn.ComputeSettings
+
+    def to_bytes(self) -> bytes:
+        return encode({"v": FORMAT_VERSION, "step0": self.step0, "start": list(self.start),
+                       "steps": [list(s) for s in self.steps],
+                       "compute": {k: v if isinstance(v, int) else str(v)
+                                   for k, v in self.compute.to_record().items()}})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        try:
+            plain = decode(data)
+            if not isinstance(plain, dict) or plain.get("v") != FORMAT_VERSION:
+                raise ValueError("not a version-1 manifest")
+            start = _triple(plain["start"])
+            steps = tuple(_triple(s) for s in plain["steps"])
+            rec = plain["compute"]
+            fields = set(dqn.ComputeSettings.__dataclass_fields__)
+            if not isinstance(rec, dict) or set(rec) != fields:
+                raise ValueError("compute settings record has the wrong fields")
+            compute = dqn.ComputeSettings(**rec)
+            step0 = plain["step0"]
+            if not isinstance(step0, int) or isinstance(step0, bool) or step0 < 0:
+                raise ValueError("step0 must be a non-negative int")
+        except (EncodingError, KeyError, TypeError, ValueError) as exc:
+            raise InvalidBlock(f"malformed training manifest: {exc}") from None
+        return cls(step0, start, steps, compute)
+
+    def final(self) -> tuple[bytes, bytes, bytes]:
+        return self.steps[-1] if self.steps else self.start
+
+
+def _triple(value: Any) -> tuple[bytes, bytes, bytes]:
+    if (not isinstance(value, list) or len(value) != 3
+            or not all(isinstance(v, bytes) and len(v) == 32 for v in value)):
+        raise ValueError("a commit is a list of three 32-byte digests")
+    return value[0], value[1], value[2]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _short(digest: bytes) -> str:
+    return cid_of_digest(digest)[:20] + "…"
+
+
+class RLPowEngine(ConsensusEngine):
+    """Node-local rlpow engine: verifies blocks and, for its node's key, acts and trains.
+
+    engine_config (static, in genesis): ``env`` (oracle name), ``dqn`` (DQNConfig fields:
+    ``hidden``, ``batch_size``, ``gamma_ppb``, ``lr_ppb``, ...), ``replay`` (``"shared"``: the
+    whole chain is the replay buffer; ``"own"``: a proposer trains only on its own blocks'
+    transitions), ``distance_threshold_ppb`` (relative-L2 tolerance of a replayed step under
+    foreign ComputeSettings) and ``tie_tolerance_ppb`` (how close two Q-values must be for a
+    foreign platform's argmax to count as a tie).
+    """
+
+    name = "rlpow"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.config = dict(config or {})
+        known = {"env", "dqn", "replay", "distance_threshold_ppb", "tie_tolerance_ppb"}
+        unknown = set(self.config) - known
+        if unknown:
+            raise ConfigError(f"genesis engine_config: unknown rlpow key(s) "
+                              f"{', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        try:
+            self.env_name: str = str(self.config.get("env", "CartPole-v1"))
+            self.env = envs.make_env(self.env_name)
+            hyper = dict(self.config.get("dqn", {}))
+            if "hidden" in hyper:
+                hyper["hidden"] = tuple(hyper["hidden"])
+            self.hyper = dqn.DQNConfig(**hyper)
+            self.spec = dqn.NetSpec(self.env.obs_dim, self.env.n_actions,
+                                    tuple(self.hyper.hidden))
+            self.replay: str = str(self.config.get("replay", "shared"))
+            if self.replay not in REPLAY_MODES:
+                raise ValueError(f"replay must be one of {REPLAY_MODES}, got {self.replay!r}")
+            self.threshold = int(self.config.get("distance_threshold_ppb", 100_000)) / PPB
+            self.tie_tolerance = int(self.config.get("tie_tolerance_ppb", 10_000)) / PPB
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"genesis engine_config for rlpow: {exc}") from None
+        dqn.configure_determinism()
+        current = dqn.ComputeSettings.current()  # plain str fields: cheap equality checks
+        self.compute = dqn.ComputeSettings(**{k: v if isinstance(v, int) else str(v)
+                                              for k, v in current.to_record().items()})
+        # Node-local, not consensus: audit randomness the prover cannot predict or grind.
+        self.audit_salt: bytes = os.urandom(16)
+        # Node-local: keep every intermediate training blob of its own blocks so peers can
+        # audit any step (False only for single-node experiments with no peers).
+        self.retain_intermediate = True
+        # Node-local: also write those intermediate blobs to SQLite (an archival node that can
+        # serve audits of old blocks to syncing peers). When False they live only in the
+        # bounded in-memory cache of recent work, which serves gossip.
+        self.archive_work = True
+        self.recent_limit_bytes = 64 << 20
+        self._recent: OrderedDict[bytes, dict[bytes, bytes]] = OrderedDict()
+        self._recent_bytes = 0
+        # Node-local: skip re-auditing blocks this engine sealed itself.
+        self.trust_own_blocks = True
+        self.chain: Any = None
+        self.blobs = BlobStore()
+        self._records: dict[bytes, BlockRecord] = {}
+        self._buffers: dict[bytes | None, _BranchBuffer] = {}
+        self._pending: dict[tuple[bytes, bytes], _Pending] = {}
+        self._own: set[bytes] = set()
+        self._init_cache: dict[bytes, LineageEntry] = {}
+        self.stats = {"audited_steps": 0, "verified_blocks": 0}
+
+    # ----- wiring ------------------------------------------------------------------------
+
+    def attach(self, chain: Any) -> None:
+        self.chain = chain
+        self.blobs = BlobStore(chain.store.conn)
+
+    def _locked(self) -> Any:
+        """The chain's lock: blob writes share its SQLite connection and must not land inside
+        another thread's block transaction (a rollback there would drop them)."""
+        return self.chain.lock if self.chain is not None else nullcontext()
+
+    def _genesis_hash(self) -> bytes:
+        h = self.chain.store.canonical_hash(0) if self.chain is not None else None
+        if h is None:
+            raise InvalidBlock("rlpow engine is not attached to a chain")
+        return h
+
+    # ----- parameters --------------------------------------------------------------------
+
+    def default_params(self) -> dict[str, Any]:
+        return default_rlpow_params()
+
+    def validate_params(self, params: dict[str, Any]) -> None:
+        for name, (low, high) in PARAM_RANGES.items():
+            value = params.get(name)
+            if not _is_int(value) or not low <= value <= high:
+                raise ValueError(f"consensus parameter '{name}' must be an integer in "
+                                 f"[{low}, {high}], got {value!r}")
+        if params["eps_end_ppb"] > params["eps_start_ppb"]:
+            raise ValueError("consensus parameter 'eps_end_ppb' must not exceed 'eps_start_ppb'")
+
+    # ----- stateless header check --------------------------------------------------------
+
+    def check_header(self, header: BlockHeader) -> None:
+        f = header.engine_fields
+        if set(f) != HEADER_KEYS:
+            raise InvalidBlock(f"rlpow header fields must be exactly {sorted(HEADER_KEYS)}")
+        if f["v"] != FORMAT_VERSION:
+            raise InvalidBlock(f"rlpow header version {f['v']!r} is not {FORMAT_VERSION}")
+        s = f["s"]
+        if not isinstance(s, list) or len(s) != self.env.core_dim + 1 or not all(
+                _is_int(v) for v in s):
+            raise InvalidBlock(f"rlpow header 's' must be {self.env.core_dim + 1} ints "
+                               f"(a {self.env_name} state)")
+        for name in ("a", "r", "ret", "eps", "k", "mint"):
+            if not _is_int(f[name]):
+                raise InvalidBlock(f"rlpow header '{name}' must be an int")
+        if not 0 <= f["a"] < self.env.n_actions:
+            raise InvalidBlock(f"rlpow header action {f['a']} is not in [0, "
+                               f"{self.env.n_actions})")
+        if not 0 <= f["eps"] <= PPB or not 0 <= f["k"] <= MAX_K or f["mint"] < 0:
+            raise InvalidBlock("rlpow header 'eps', 'k' or 'mint' out of range")
+        for name in ("done", "explored"):
+            if not isinstance(f[name], bool):
+                raise InvalidBlock(f"rlpow header '{name}' must be a bool")
+        for name in ("theta", "work"):
+            if not isinstance(f[name], bytes) or len(f[name]) != 32:
+                raise InvalidBlock(f"rlpow header '{name}' must be a 32-byte digest")
+        try:
+            _triple(f["after"])
+        except ValueError:
+            raise InvalidBlock("rlpow header 'after' must be three 32-byte digests") from None
+        if f["theta_cid"] != cid_of_digest(f["theta"]):
+            raise InvalidBlock("rlpow header 'theta_cid' is not the content id of 'theta'")
+
+    # ----- records, lineage, replay buffers ----------------------------------------------
+
+    def _initial_entry(self, proposer: bytes) -> LineageEntry:
+        """The coin-derived starting learner of a proposer (stored so peers need not send it)."""
+        entry = self._init_cache.get(proposer)
+        if entry is None:
+            params = dqn.init_params(self.spec, init_seed(self._genesis_hash(), proposer))
+            opt = dqn.init_opt_bytes(params, self.hyper)
+            p, o = self.blobs.put(params), self.blobs.put(opt)
+            entry = LineageEntry(0, p, o, p, 0)
+            self._init_cache[proposer] = entry
+        return entry
+
+    def _genesis_record(self, genesis_hash: bytes) -> BlockRecord:
+        return BlockRecord(self.env.reset(env_seed(genesis_hash)), 0, False, bytes(20), None, {})
+
+    def record(self, block_hash: bytes) -> BlockRecord:
+        """The engine's view of a stored block, rebuilt from headers if not cached (restart)."""
+        rec = self._records.get(block_hash)
+        if rec is not None:
+            return rec
+        todo: list[BlockHeader] = []
+        cursor = block_hash
+        while cursor not in self._records:
+            header = self.chain.get_header(cursor)
+            if header is None:
+                raise InvalidBlock(f"rlpow: block 0x{cursor.hex()[:16]} is not stored")
+            if header.height == 0:
+                self._records[cursor] = self._genesis_record(cursor)
+                break
+            todo.append(header)
+            cursor = header.parent
+        for header in reversed(todo):
+            parent_rec = self._records[header.parent]
+            outcome = self.validate_transition(header, parent_rec)
+            self._records[header.hash] = self._make_record(header, parent_rec, outcome)
+        return self._records[block_hash]
+
+    def _make_record(self, header: BlockHeader, parent_rec: BlockRecord,
+                     outcome: envs.StepOutcome,
+                     transition: dqn.Transition | None = None) -> BlockRecord:
+        f = header.engine_fields
+        if transition is None:
+            transition = dqn.Transition.from_outcome(self.env, parent_rec.state, f["a"],
+                                                     outcome)
+        previous = parent_rec.lineage.get(header.proposer)
+        steps = (previous.steps if previous is not None else 0) + f["k"]
+        after = _triple(f["after"])
+        lineage = {**parent_rec.lineage,
+                   header.proposer: LineageEntry(steps, *after, header.height)}
+        return BlockRecord(tuple(f["s"]), f["ret"], f["done"], header.proposer, transition,
+                           lineage)
+
+    def _buffer(self, owner: bytes | None, height: int,
+                tip: BlockHeader | None = None) -> dqn.ReplayBuffer:
+        """Replay buffer holding the canonical transitions of blocks 1..height (maybe one owner's).
+
+        Valid because the canonical chain in the store is exactly the branch being extended
+        (the chain rolls back before connecting); only the changed suffix is rescanned. `tip`,
+        the header at `height`, allows the common cases (nothing new, or just `tip` new)
+        without touching the store.
+        """
+        key = owner if self.replay == "own" else None
+        bb = self._buffers.get(key)
+        if bb is None:
+            bb = self._buffers[key] = _BranchBuffer(key, dqn.ReplayBuffer(self.env.obs_dim))
+        if tip is not None and tip.height == height and height > 0:
+            n = len(bb.scanned)
+            if n == height and bb.scanned[-1] == tip.hash:
+                return bb.buf
+            if n == height - 1 and (n == 0 or bb.scanned[-1] == tip.parent):
+                rec = self.record(tip.hash)
+                bb.scanned.append(tip.hash)
+                if key is None or rec.proposer == key:
+                    assert rec.transition is not None
+                    bb.heights.append(height)
+                    bb.buf.append(rec.transition)
+                return bb.buf
+        store = self.chain.store
+        n = len(bb.scanned)
+        while n > 0 and (n > height or store.canonical_hash(n) != bb.scanned[n - 1]):
+            n -= 1
+        del bb.scanned[n:]
+        while bb.heights and bb.heights[-1] > n:
+            bb.heights.pop()
+        bb.buf.truncate(len(bb.heights))
+        if n < height:
+            for h, block_hash in store.canonical_range(n + 1, height):
+                rec = self.record(block_hash)
+                bb.scanned.append(block_hash)
+                if key is None or rec.proposer == key:
+                    assert rec.transition is not None
+                    bb.heights.append(h)
+                    bb.buf.append(rec.transition)
+        return bb.buf
+
+    def _head_if(self, header: BlockHeader) -> BlockHeader | None:
+        """The chain head when it is `header`'s parent (the usual case when proposing)."""
+        head = self.chain.head
+        return head if head.hash == header.parent else None
+
+    def _expected_k(self, history_len: int, cp: ConsensusParams) -> int:
+        """K once the history (including this block's transition) reaches learning_starts."""
+        return int(cp.params["K"]) if history_len >= int(cp.params["learning_starts"]) else 0
+
+    # ----- validation steps (each raises InvalidBlock with a specific message) -----------
+
+    def validate_mint(self, header: BlockHeader, cp: ConsensusParams) -> None:
+        f = header.engine_fields
+        expected = mint_for(f["r"], cp.params)
+        if f["mint"] != expected:
+            raise InvalidBlock(f"reward mint is wrong: the header mints {f['mint']}, "
+                               f"base + κ·clip(R, 0, R_cap) gives {expected}")
+
+    def validate_transition(self, header: BlockHeader, parent_rec: BlockRecord
+                            ) -> envs.StepOutcome:
+        """Replay the oracle: ``(S_{t+1}, R_{t+1}, done) = step(S_t, A_t, h(parent ‖ 0))``."""
+        f = header.engine_fields
+        try:
+            out = self.env.step(parent_rec.state, f["a"], env_seed(header.parent))
+        except (envs.EnvError, ValueError) as exc:
+            raise InvalidBlock(f"transition does not replay: {exc}") from None
+        if list(out.next_state) != list(f["s"]):
+            raise InvalidBlock(f"transition does not replay: the block records S_t+1={f['s']}, "
+                               f"the oracle gives {list(out.next_state)}")
+        if out.reward_fp != f["r"]:
+            raise InvalidBlock(f"reward does not replay: the block records R={f['r']}, the "
+                               f"oracle gives {out.reward_fp}")
+        if out.done != f["done"]:
+            raise InvalidBlock(f"transition does not replay: done={f['done']}, the oracle "
+                               f"gives {out.done}")
+        expected_ret = (0 if parent_rec.done else parent_rec.ret) + out.reward_fp
+        if f["ret"] != expected_ret:
+            raise InvalidBlock(f"transition does not replay: running return {f['ret']} should "
+                               f"be {expected_ret}")
+        return out
+
+    def validate_lineage(self, header: BlockHeader, parent_rec: BlockRecord) -> LineageEntry:
+        """θ_before must be the proposer's θ_after on this branch (or its coin-derived init)."""
+        f = header.engine_fields
+        previous = parent_rec.lineage.get(header.proposer)
+        start = previous or self._initial_entry(header.proposer)
+        if f["theta"] != start.params:
+            where = (f"θ_after of its block at height {previous.height}" if previous
+                     else "the coin-derived initial parameters (first block of this proposer)")
+            raise InvalidBlock(f"training lineage broken: θ_before {_short(f['theta'])} is not "
+                               f"{where} {_short(start.params)}")
+        return start
+
+    def validate_action(self, header: BlockHeader, parent_rec: BlockRecord,
+                        cp: ConsensusParams, compute: dqn.ComputeSettings | None) -> None:
+        """A_t = argmax Q(S_t, ·; θ_before) unless the coin u < ε picked the random action."""
+        f = header.engine_fields
+        eps = schedule_of(cp.params).eps_ppb(header.height - 1)
+        if f["eps"] != eps:
+            raise InvalidBlock(f"action disagrees with the committed policy: ε={f['eps']} ppb "
+                               f"but the schedule gives {eps} at height {header.height}")
+        theta = self.blobs.get(f["theta"])
+        if theta is None:
+            raise InvalidBlock(f"parameters unavailable: θ_before {f['theta_cid']} is not in "
+                               "the content store")
+        coin = exploration_coin(header.parent, header.proposer)
+        obs = self.env.observe(parent_rec.state)
+        try:
+            action, explored = dqn.select_action(theta, obs, eps, coin)
+        except dqn.VerificationError as exc:
+            raise InvalidBlock(f"parameters unavailable: θ_before is not a valid network "
+                               f"({exc})") from None
+        if explored != f["explored"]:
+            raise InvalidBlock(f"action disagrees with the committed policy: explored="
+                               f"{f['explored']} but the coin says {explored}")
+        if action == f["a"]:
+            return
+        if not explored and compute is not None and compute != self.compute:
+            q = dqn.q_values(theta, obs)
+            scale = max(1.0, abs(q[action]))
+            if abs(q[action] - q[f["a"]]) <= self.tie_tolerance * scale:
+                return  # a near-tie another platform's float32 kernels may resolve differently
+        kind = "the exploration coin" if explored else "argmax Q(S_t, ·; θ_before)"
+        raise InvalidBlock(f"action disagrees with the committed policy: the block plays "
+                           f"A={f['a']}, {kind} gives {action}")
+
+    def _manifest(self, header: BlockHeader) -> Manifest:
+        data = self.blobs.get(header.engine_fields["work"])
+        if data is None:
+            raise InvalidBlock(f"parameters unavailable: training manifest "
+                               f"{cid_of_digest(header.engine_fields['work'])} is not in the "
+                               "content store")
+        return Manifest.from_bytes(data)
+
+    def validate_training(self, block: Block, parent_rec: BlockRecord, start: LineageEntry,
+                          transition: dqn.Transition, cp: ConsensusParams,
+                          manifest: Manifest, parent: BlockHeader | None = None) -> None:
+        """The proof starts at the lineage, ends at θ_after, and s audited steps reproduce."""
+        header = block.header
+        f = header.engine_fields
+        owner = header.proposer
+        buf = self._buffer(owner, header.height - 1, parent)
+        k_expected = self._expected_k(len(buf) + 1, cp)
+        if f["k"] != k_expected:
+            raise InvalidBlock(f"training steps do not reproduce: the block performs k={f['k']} "
+                               f"steps, consensus requires {k_expected}")
+        if manifest.start != tuple(start.triple()) or manifest.step0 != start.steps:
+            raise InvalidBlock("training lineage broken: the training proof does not start "
+                               "from the proposer's committed learner state")
+        if len(manifest.steps) != f["k"]:
+            raise InvalidBlock(f"training steps do not reproduce: the manifest commits "
+                               f"{len(manifest.steps)} steps, the header claims {f['k']}")
+        if list(manifest.final()) != list(f["after"]):
+            raise InvalidBlock("training steps do not reproduce: the proof does not end at the "
+                               "committed θ_after")
+        k = f["k"]
+        s = int(cp.params["audit_steps"])
+        if k == 0 or s == 0 or (self.trust_own_blocks and block.hash in self._own):
+            return
+        check_seed = coins.hash_parts(b"rlpow/audit", block.hash, self.audit_salt)
+        chosen = dqn.steps_to_check(check_seed, k, s)
+        needed: dict[bytes, bytes] = {}
+        commits = [manifest.start, *manifest.steps]
+        foreign = manifest.compute != self.compute
+        for j in chosen:
+            for commit in (commits[j], commits[j + 1]) if foreign else (commits[j],):
+                for digest in commit:
+                    if digest in needed:
+                        continue
+                    data = self.blobs.get(digest)
+                    if data is None:
+                        raise InvalidBlock(f"parameters unavailable: blob {cid_of_digest(digest)}"
+                                           f" of training step {manifest.step0 + j} is not in "
+                                           "the content store")
+                    needed[digest] = data
+        settings = dqn.TrainingSettings(manifest.compute, self.hyper, self.spec, k,
+                                        int(cp.params["C"]), start.steps,
+                                        training_seed(header.parent, owner), len(buf) + 1)
+        proof = dqn.TrainingProof(
+            settings, dqn.StepCommit(start.steps - 1, *manifest.start),
+            [dqn.StepCommit(start.steps + j, *c) for j, c in enumerate(manifest.steps)], needed)
+        n = len(buf)
+        buf.append(transition)
+        try:
+            for j in chosen:
+                dqn.verify_step(proof, j, buf, self.hyper,
+                                threshold=self.threshold if foreign else None)
+        except dqn.VerificationError as exc:
+            raise InvalidBlock(f"training steps do not reproduce: {exc}") from None
+        finally:
+            buf.truncate(n)
+        self.stats["audited_steps"] += len(chosen)
+
+    def verify(self, block: Block, parent: BlockHeader, cp: ConsensusParams) -> None:
+        header = block.header
+        parent_rec = self.record(parent.hash)
+        outcome = self.validate_transition(header, parent_rec)
+        self.validate_mint(header, cp)
+        start = self.validate_lineage(header, parent_rec)
+        manifest = self._manifest(header)
+        self.validate_action(header, parent_rec, cp, manifest.compute)
+        transition = dqn.Transition.from_outcome(self.env, parent_rec.state,
+                                                 header.engine_fields["a"], outcome)
+        self.validate_training(block, parent_rec, start, transition, cp, manifest, parent)
+        self._records[block.hash] = self._make_record(header, parent_rec, outcome, transition)
+        self.stats["verified_blocks"] += 1
+
+    # ----- proposing ---------------------------------------------------------------------
+
+    def prepare(self, header: BlockHeader, cp: ConsensusParams) -> BlockHeader:
+        """Act: choose A_t with θ_before, step the oracle, fill everything but the work."""
+        parent_rec = self.record(header.parent)
+        proposer = header.proposer
+        start = parent_rec.lineage.get(proposer) or self._initial_entry(proposer)
+        theta = self.blobs.get(start.params)
+        if theta is None:
+            raise InvalidBlock(f"parameters unavailable: this node lost its own θ "
+                               f"{cid_of_digest(start.params)}")
+        eps = schedule_of(cp.params).eps_ppb(header.height - 1)
+        action, explored = dqn.select_action(theta, self.env.observe(parent_rec.state), eps,
+                                             exploration_coin(header.parent, proposer))
+        out = self.env.step(parent_rec.state, action, env_seed(header.parent))
+        transition = dqn.Transition.from_outcome(self.env, parent_rec.state, action, out)
+        history_len = len(self._buffer(proposer, header.height - 1, self._head_if(header))) + 1
+        k = self._expected_k(history_len, cp)
+        self._pending[(header.parent, proposer)] = _Pending(transition, start, k)
+        if len(self._pending) > 64:
+            self._pending.pop(next(iter(self._pending)))
+        ret = (0 if parent_rec.done else parent_rec.ret) + out.reward_fp
+        fields = {"v": FORMAT_VERSION, "s": list(out.next_state), "a": action,
+                  "r": out.reward_fp, "done": out.done, "ret": ret, "eps": eps,
+                  "explored": explored, "theta": start.params,
+                  "theta_cid": cid_of_digest(start.params), "k": k, "after": start.triple(),
+                  "work": bytes(32), "mint": mint_for(out.reward_fp, cp.params)}
+        return replace(header, engine_fields=fields)
+
+    def seal(self, header: BlockHeader, cp: ConsensusParams,
+             stop: threading.Event) -> BlockHeader | None:
+        """The work: K committed DQN steps on coin-drawn minibatches of the chain's history."""
+        pending = self._pending.pop((header.parent, header.proposer), None)
+        if pending is None:
+            raise InvalidBlock("rlpow: seal called without prepare for this parent")
+        start, k = pending.start, pending.k
+        with self.chain.lock:
+            if stop.is_set() or self.chain.head_hash != header.parent:
+                return None
+            work_blobs: dict[bytes, bytes] = {}
+            if k == 0:
+                manifest = Manifest(start.steps, tuple(start.triple()), (), self.compute)
+                after = start.triple()
+            else:
+                buf = self._buffer(header.proposer, header.height - 1, self.chain.head)
+                n = len(buf)
+                buf.append(pending.transition)
+                try:
+                    state = [self.blobs.get(d) for d in start.triple()]
+                    if any(b is None for b in state):
+                        raise InvalidBlock("parameters unavailable: this node lost its own "
+                                           "learner state")
+                    params, opt, target = (b for b in state if b is not None)
+                    proof = dqn.train(params, target, buf, k, int(cp.params["C"]), start.steps,
+                                      training_seed(header.parent, header.proposer),
+                                      self.hyper, opt_bytes=opt,
+                                      keep_blobs=self.retain_intermediate)
+                finally:
+                    buf.truncate(n)
+                steps = tuple((c.params_hash, c.opt_hash, c.target_hash) for c in proof.steps)
+                manifest = Manifest(start.steps, tuple(start.triple()), steps,
+                                    proof.settings.compute)
+                after = list(steps[-1])
+                work_blobs = proof.blobs
+            if self.archive_work:
+                self.blobs.put_many(work_blobs.values())
+            else:  # only what the proposer's next block starts from
+                self.blobs.put_many(work_blobs[d] for d in dict.fromkeys(after)
+                                    if d in work_blobs)
+            work = self.blobs.put(manifest.to_bytes())
+            if self.retain_intermediate and work_blobs:
+                self._remember_work(work, work_blobs)
+        sealed = replace(header, engine_fields={**header.engine_fields, "after": after,
+                                                "work": work})
+        self._own.add(sealed.hash)
+        return sealed
+
+    def _remember_work(self, work: bytes, blobs: dict[bytes, bytes]) -> None:
+        """Keep a recent proof's blobs in memory (bounded) to serve peers' audits."""
+        self._recent[work] = blobs
+        self._recent_bytes += sum(len(b) for b in blobs.values())
+        while self._recent_bytes > self.recent_limit_bytes and len(self._recent) > 1:
+            _, old = self._recent.popitem(last=False)
+            self._recent_bytes -= sum(len(b) for b in old.values())
+
+    def _blob(self, digest: bytes) -> bytes | None:
+        for blobs in reversed(self._recent.values()):
+            data = blobs.get(digest)
+            if data is not None:
+                return data
+        return self.blobs.get(digest)
+
+    # ----- rewards, fork metrics, sidecar ------------------------------------------------
+
+    def reward(self, header: BlockHeader, cp: ConsensusParams) -> int:
+        return mint_for(header.engine_fields["r"], cp.params)
+
+    def fork_reward(self, header: BlockHeader) -> int:
+        r = header.engine_fields.get("r", 0)
+        return r if _is_int(r) else 0
+
+    def work(self, header: BlockHeader) -> int:
+        k = header.engine_fields.get("k", 0)
+        return max(1, k) if _is_int(k) else 1
+
+    def sidecar(self, block: Block) -> dict[str, bytes]:
+        """The manifest and every blob it names (what any verifier may choose to audit)."""
+        f = block.header.engine_fields
+        out: dict[str, bytes] = {}
+        work = f.get("work")
+        if not isinstance(work, bytes) or len(work) != 32:
+            return out
+        with self._locked():
+            data = self.blobs.get(work)
+            if data is None:
+                return out
+            out[cid_of_digest(work)] = data
+            try:
+                manifest = Manifest.from_bytes(data)
+            except InvalidBlock:
+                return out
+            for commit in (manifest.start, *manifest.steps):
+                for digest in commit:
+                    cid = cid_of_digest(digest)
+                    if cid not in out:
+                        blob = self._blob(digest)
+                        if blob is not None:
+                            out[cid] = blob
+        return out
+
+    def accept_sidecar(self, blobs: dict[str, bytes]) -> None:
+        with self._locked():
+            for cid, data in blobs.items():
+                try:
+                    self.blobs.put_verified(cid, data)
+                except BlobError as exc:
+                    raise InvalidBlock(f"sidecar: {exc}") from None
+
+    # ----- views for explorers, experiments and the CLI ----------------------------------
+
+    def greedy_params(self, block_hash: bytes) -> bytes | None:
+        """θ_after of a block: the canonical chain's current policy when it is the head."""
+        header = self.chain.get_header(block_hash)
+        if header is None or header.height == 0:
+            return None
+        return self.blobs.get(header.engine_fields["after"][0])
+
+    def row(self, header: BlockHeader) -> dict[str, Any]:
+        """S, A, R and the running return of one block, for `chain show` and explorers.
+
+        ``S`` is the recorded state as stored (fixed-point ints for CartPole, plain ints for
+        Inventory; the last component is the episode clock ``t``); ``features`` is what the
+        Q-network sees, in real units. R and the return are in reward units.
+        """
+        f = header.engine_fields
+        if header.height == 0 or set(f) != HEADER_KEYS:  # genesis: S_0 is not recorded
+            return {"height": header.height, "S": None, "t": None, "features": None,
+                    "A": None, "R": None, "return": None, "done": None, "explored": None,
+                    "k": None, "mint": None, "theta": None}
+        state = tuple(f["s"])
+        return {"height": header.height, "S": list(state), "t": state[-1],
+                "features": [v / SCALE for v in self.env.observe(state)], "A": f["a"],
+                "R": f["r"] / SCALE, "return": f["ret"] / SCALE, "done": f["done"],
+                "explored": f["explored"], "k": f["k"], "mint": f["mint"],
+                "theta": f["theta_cid"]}
