@@ -20,12 +20,12 @@ class BankApp(App):
             bank.mint(parse_address(address_text), amount)
 
     @tx_method
-    def transfer(self, ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
+    def transfer(self, ctx: CallContext, args: dict[str, Any]) -> None:
+        """The receipt's `transfer` event records who paid whom how much."""
         a = Args(args)
         to, amount = a.address("to"), a.int("amount", minimum=1)
         ctx.bank.pay(to, amount)
         ctx.emit("transfer", sender=ctx.sender, to=to, amount=amount)
-        return {"to": to, "amount": amount}
 
     @query_method
     def balance(self, state: StateView, args: dict[str, Any]) -> int:
