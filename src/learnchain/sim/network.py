@@ -165,12 +165,17 @@ class SimNetwork:
 
     # ----- message delivery --------------------------------------------------------------
 
+    def _cut(self, src: str, dst: str) -> bool:
+        """True (and counted as a drop) when dst is gone or a partition separates the two."""
+        separated = self.groups is not None and (
+            self.groups.get(src, -1) != self.groups.get(dst, -2))
+        if dst not in self.nodes or separated:
+            self.dropped += 1
+            return True
+        return False
+
     def deliver(self, src: str, dst: str, data: bytes) -> None:
-        if dst not in self.nodes:
-            self.dropped += 1
-            return
-        if self.groups is not None and self.groups.get(src, -1) != self.groups.get(dst, -2):
-            self.dropped += 1
+        if self._cut(src, dst):
             return
         if self.link.loss and self.rng.random() < self.link.loss:
             self.dropped += 1
@@ -181,11 +186,7 @@ class SimNetwork:
         self.scheduler.at(arrive, lambda: self._receive(src, dst, data))
 
     def _receive(self, src: str, dst: str, data: bytes) -> None:
-        if dst not in self.nodes:
-            self.dropped += 1
-            return
-        if self.groups is not None and self.groups.get(src, -1) != self.groups.get(dst, -2):
-            self.dropped += 1
+        if self._cut(src, dst):
             return
         self.delivered += 1
         try:
