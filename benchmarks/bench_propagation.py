@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from learnchain.devnet import create_devnet, load_devnet, node_info, start_devnet, stop_devnet
-from learnchain.net.server import free_port
+from learnchain.net.server import free_port_range
 
 NODES = int(sys.argv[1]) if len(sys.argv) > 1 else 8
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 60
@@ -23,7 +23,7 @@ SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 60
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        create_devnet(root, NODES, base_port=free_port() + 100, difficulty=14,
+        create_devnet(root, NODES, base_port=free_port_range(NODES), difficulty=14,
                       block_interval_ms=1500, fast_kdf=True)
         start_devnet(root)
         nodes = load_devnet(root)

@@ -18,7 +18,7 @@ from learnchain.core.types import Block
 from learnchain.devnet import create_devnet, load_devnet, node_info
 from learnchain.net.http_transport import HttpTransport, mount_p2p
 from learnchain.net.p2p import P2PNode
-from learnchain.net.server import ApiServer, free_port
+from learnchain.net.server import ApiServer, free_port, free_port_range
 from learnchain.node import Node, open_chain
 from learnchain.scaffold import DEV_PASSWORD
 
@@ -55,7 +55,7 @@ def build_chain(root: Path) -> tuple[GenesisConfig, list[bytes], str]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        create_devnet(root, 2, base_port=free_port(), difficulty=0, fast_kdf=True)
+        create_devnet(root, 2, base_port=free_port_range(2), difficulty=0, fast_kdf=True)
         genesis, encoded, url = build_chain(root)
         blockfile = root / "blocks.bin"
         blockfile.write_bytes(b"".join(len(b).to_bytes(4, "big") + b for b in encoded))

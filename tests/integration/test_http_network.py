@@ -16,7 +16,7 @@ import pytest
 from learnchain.core.crypto import load_keystore
 from learnchain.devnet import create_devnet, load_devnet, node_info, start_devnet, start_node
 from learnchain.net.client import NodeClient
-from learnchain.net.server import free_port
+from learnchain.net.server import free_port_range
 from learnchain.scaffold import DEV_PASSWORD
 
 pytestmark = pytest.mark.network
@@ -49,9 +49,7 @@ def agree(nodes, at_least):
 
 @pytest.fixture
 def devnet(tmp_path):
-    base = free_port()
-    while any(free_port() == base + i for i in range(1, 4)):
-        base = free_port()
+    base = free_port_range(4)
     nodes = create_devnet(tmp_path, 4, base_port=base, difficulty=12, block_interval_ms=700,
                           fast_kdf=True)
     pids = start_devnet(tmp_path)
@@ -97,7 +95,7 @@ def test_devnet_cli_up_status_down(tmp_path):
                                "--dir", str(tmp_path / "dn")], capture_output=True, text=True,
                               timeout=120)
 
-    base = str(free_port())
+    base = str(free_port_range(2))
     up = cli("up", "--nodes", "2", "--base-port", base, "--detach", "--fast-kdf",
              "--difficulty", "8", "--block-interval-ms", "500")
     assert up.returncode == 0, up.stderr

@@ -18,6 +18,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_range(count: int, attempts: int = 50) -> int:
+    """A base port such that base .. base+count-1 can all be bound on loopback right now."""
+    for _ in range(attempts):
+        base = free_port()
+        if base + count > 65535:
+            continue
+        sockets = []
+        try:
+            for offset in range(count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError(f"no {count} consecutive free ports on 127.0.0.1")
+
+
 class ApiServer:
     def __init__(self, node: Node, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host, self.port = host, port or free_port()
