@@ -179,3 +179,15 @@ def test_http_peer_endpoint_refuses_oversized_and_garbage_frames():
         assert big.status_code == 413 and big.json()["error"] == "too-large"
         junk = httpx.post(url, content=b"\xff\xfe not cbor")
         assert junk.status_code == 400 and "malformed" in junk.json()["detail"]
+
+
+def test_headers_can_be_asked_for_by_height_range():
+    net = connected_pair()
+    net.nodes["n0"].hash_rate = 1e5
+    net.start_mining()
+    net.run(until_height=20)
+    server = net.nodes["n0"].p2p
+    peer = server.peers["n1"]
+    (reply,) = server._on_get_headers(peer, {"start": 5, "max": 3})
+    kind, body = reply
+    assert kind == "headers" and [h[1] for h in body["headers"]] == [5, 6, 7]

@@ -343,8 +343,8 @@ class P2PNode:
         return [self.chain.store.canonical_hash(x) or b"" for x in heights]
 
     def _on_get_headers(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
-        start = 1
-        for block_hash in body["locator"][:64]:
+        start = max(1, int(body.get("start", 1)))
+        for block_hash in body.get("locator", [])[:64]:
             stored = self.chain.store.get_block(block_hash)
             if stored is not None and self.chain.store.canonical_hash(stored.height) == block_hash:
                 start = stored.height + 1
