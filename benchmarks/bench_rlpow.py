@@ -36,7 +36,13 @@ from torch.nn import functional as F
 
 from learnchain.core.types import Block
 from learnchain.ml import dqn
-from learnchain.sim.rlpow_experiments import LocalChain, keys_for, local_chain, rlpow_genesis
+from learnchain.sim.rlpow_experiments import (
+    LocalChain,
+    keys_for,
+    local_chain,
+    rlpow_genesis,
+    time_verifications,
+)
 from learnchain.testing import ManualClock
 
 WARMUP = 40
@@ -88,15 +94,7 @@ def measure(K: int, archive: bool) -> dict[str, float]:
     key = keys[0]
     rows: dict[str, list[float]] = {"block": [], "propose": [], "raw": [], "bare": [],
                                     "verify": []}
-    verify_time: list[float] = []
-    original = v_engine.verify
-
-    def timed_verify(block: Block, parent: Any, cp: Any) -> None:
-        t = time.perf_counter()
-        original(block, parent, cp)
-        verify_time.append(time.perf_counter() - t)
-
-    v_engine.verify = timed_verify  # type: ignore[method-assign]
+    verify_time = time_verifications(v_engine)
     for h in range(WARMUP + BLOCKS):
         prover.clock.advance(1000)
         t0 = time.perf_counter()

@@ -396,6 +396,20 @@ def run_tamper(out: Path | None, cfg: TamperConfig | None = None) -> dict[str, A
     return summary
 
 
+def time_verifications(engine: RLPowEngine) -> list[float]:
+    """Wrap `engine.verify` so each call's wall time is appended to the returned list."""
+    times: list[float] = []
+    original = engine.verify
+
+    def timed(block: Block, parent: Any, cp: Any) -> None:
+        started = time.perf_counter()
+        original(block, parent, cp)
+        times.append(time.perf_counter() - started)
+
+    engine.verify = timed  # type: ignore[method-assign]
+    return times
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. Private forks and one-step lookahead
 # ---------------------------------------------------------------------------------------------
@@ -529,15 +543,7 @@ def measure_block_costs(K: int, s: int, blocks: int, warmup: int, env: str = "Ca
     prover = local_chain(genesis, keys, clock=clock)
     verifier = local_chain(genesis, keys, clock=clock)
     v_engine = verifier.engine
-    verify_times: list[float] = []
-    original = v_engine.verify
-
-    def timed(block: Block, parent: Any, cp: Any) -> None:
-        t = time.perf_counter()
-        original(block, parent, cp)
-        verify_times.append(time.perf_counter() - t)
-
-    v_engine.verify = timed  # type: ignore[method-assign]
+    verify_times = time_verifications(v_engine)
     propose_t, import_t, produce_t, raw_t = [], [], [], []
     for h in range(warmup + blocks):
         key = keys[1]
