@@ -104,9 +104,21 @@ class ConsensusEngine(ABC):
         """Called once by the Chain that runs this engine (engines that read history need it)."""
         return None
 
-    def sidecar(self, block: Block) -> dict[str, bytes]:
-        """Off-chain blobs (by content id) a peer needs to verify `block`; sent with it."""
+    def sidecar(self, block: Block, limit: int | None = None) -> dict[str, bytes]:
+        """Off-chain blobs (by content id) a peer needs to verify `block`; sent with it.
+
+        Above `limit` bytes an engine may send only what every verifier needs first and let
+        peers fetch the rest by content id (``missing_blobs`` / ``blob``).
+        """
         return {}
+
+    def missing_blobs(self, block: Block) -> list[bytes]:
+        """Digests of off-chain blobs this node still lacks to verify `block`."""
+        return []
+
+    def blob(self, digest: bytes) -> bytes | None:
+        """An off-chain blob this node can serve to a peer, by digest."""
+        return None
 
     def accept_sidecar(self, blobs: dict[str, bytes]) -> None:
         """Store blobs received with a block; must check each blob against its content id."""

@@ -37,6 +37,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -251,10 +252,12 @@ class RLPowEngine(ConsensusEngine):
         self.retain_intermediate = True
         # Node-local: also write those intermediate blobs to SQLite (an archival node that can
         # serve audits of old blocks to syncing peers). When False they live only in the
-        # bounded in-memory cache of recent work, which serves gossip.
+        # bounded in-memory cache of recent blobs, which serves gossip.
         self.archive_work = True
+        # Node-local: the blobs of this node's recent work by digest, oldest first (what
+        # peers auditing its blocks will ask for, archived or not).
         self.recent_limit_bytes = 64 << 20
-        self._recent: OrderedDict[bytes, dict[bytes, bytes]] = OrderedDict()
+        self._recent: OrderedDict[bytes, bytes] = OrderedDict()
         self._recent_bytes = 0
         # Node-local: skip re-auditing blocks this engine sealed itself.
         self.trust_own_blocks = True
@@ -544,25 +547,20 @@ class RLPowEngine(ConsensusEngine):
             raise InvalidBlock("training steps do not reproduce: the proof does not end at the "
                                "committed θ_after")
         k = f["k"]
-        s = int(cp.params["audit_steps"])
-        if k == 0 or s == 0 or (self.trust_own_blocks and block.hash in self._own):
+        if k == 0 or (self.trust_own_blocks and block.hash in self._own):
             return
-        check_seed = coins.hash_parts(b"rlpow/audit", block.hash, self.audit_salt)
-        chosen = dqn.steps_to_check(check_seed, k, s)
+        chosen, digests = self.audit_plan(block.hash, manifest, int(cp.params["audit_steps"]))
+        if not chosen:
+            return
         needed: dict[bytes, bytes] = {}
-        commits = [manifest.start, *manifest.steps]
+        for digest, j in digests.items():
+            data = self.blobs.get(digest)
+            if data is None:
+                raise InvalidBlock(f"parameters unavailable: blob {cid_of_digest(digest)} of "
+                                   f"training step {manifest.step0 + j} is not in the content "
+                                   "store")
+            needed[digest] = data
         foreign = manifest.compute != self.compute
-        for j in chosen:
-            for commit in (commits[j], commits[j + 1]) if foreign else (commits[j],):
-                for digest in commit:
-                    if digest in needed:
-                        continue
-                    data = self.blobs.get(digest)
-                    if data is None:
-                        raise InvalidBlock(f"parameters unavailable: blob {cid_of_digest(digest)}"
-                                           f" of training step {manifest.step0 + j} is not in "
-                                           "the content store")
-                    needed[digest] = data
         settings = dqn.TrainingSettings(manifest.compute, self.hyper, self.spec, k,
                                         int(cp.params["C"]), start.steps,
                                         training_seed(header.parent, owner), len(buf) + 1)
@@ -580,6 +578,52 @@ class RLPowEngine(ConsensusEngine):
         finally:
             buf.truncate(n)
         self.stats["audited_steps"] += len(chosen)
+
+    def audit_plan(self, block_hash: bytes, manifest: Manifest, s: int
+                   ) -> tuple[list[int], dict[bytes, int]]:
+        """Which of a proof's steps this node audits, and the blobs (digest -> step) it reads.
+
+        The choice hashes the block with this node's private salt, so a prover cannot know
+        which steps a given verifier will replay, nor ship only the blobs of honest steps.
+        """
+        k = len(manifest.steps)
+        if k == 0 or s == 0:
+            return [], {}
+        chosen = dqn.steps_to_check(coins.hash_parts(b"rlpow/audit", block_hash,
+                                                     self.audit_salt), k, s)
+        commits = [manifest.start, *manifest.steps]
+        foreign = manifest.compute != self.compute
+        digests: dict[bytes, int] = {}
+        for j in chosen:
+            for commit in (commits[j], commits[j + 1]) if foreign else (commits[j],):
+                for digest in commit:
+                    digests.setdefault(digest, j)
+        return chosen, digests
+
+    def missing_blobs(self, block: Block) -> list[bytes]:
+        """Blobs this node lacks to verify `block`: the manifest and θ_before first, then
+        (once the manifest is here) the states its audits will read.
+
+        Uses the current audit count; a governance change between the block's parent and the
+        head only means a second fetch after verification names what it lacked.
+        """
+        f = block.header.engine_fields
+        work, theta = f.get("work"), f.get("theta")
+        if not (isinstance(work, bytes) and isinstance(theta, bytes)) or block.hash in self._own:
+            return []
+        with self._locked():
+            missing = [d for d in dict.fromkeys((work, theta)) if not self.blobs.has(d)]
+            data = self.blobs.get(work)
+            if data is None:
+                return missing
+            try:
+                manifest = Manifest.from_bytes(data)
+            except InvalidBlock:
+                return missing  # verification will say what is wrong with it
+            s = int(self.chain.consensus_params().params["audit_steps"])
+            _, digests = self.audit_plan(block.hash, manifest, s)
+            missing.extend(d for d in digests if d not in missing and not self.blobs.has(d))
+        return missing
 
     def verify(self, block: Block, parent: BlockHeader, cp: ConsensusParams) -> None:
         header = block.header
@@ -666,26 +710,31 @@ class RLPowEngine(ConsensusEngine):
                                     if d in work_blobs)
             work = self.blobs.put(manifest.to_bytes())
             if self.retain_intermediate and work_blobs:
-                self._remember_work(work, work_blobs)
+                self._remember(work_blobs.items())
         sealed = replace(header, engine_fields={**header.engine_fields, "after": after,
                                                 "work": work})
         self._own.add(sealed.hash)
         return sealed
 
-    def _remember_work(self, work: bytes, blobs: dict[bytes, bytes]) -> None:
-        """Keep a recent proof's blobs in memory (bounded) to serve peers' audits."""
-        self._recent[work] = blobs
-        self._recent_bytes += sum(len(b) for b in blobs.values())
+    def _remember(self, blobs: Iterable[tuple[bytes, bytes]]) -> None:
+        """Keep recent blobs in memory (bounded, oldest dropped first)."""
+        for digest, data in blobs:
+            if digest in self._recent:
+                self._recent.move_to_end(digest)
+                continue
+            self._recent[digest] = data
+            self._recent_bytes += len(data)
         while self._recent_bytes > self.recent_limit_bytes and len(self._recent) > 1:
             _, old = self._recent.popitem(last=False)
-            self._recent_bytes -= sum(len(b) for b in old.values())
+            self._recent_bytes -= len(old)
 
-    def _blob(self, digest: bytes) -> bytes | None:
-        for blobs in reversed(self._recent.values()):
-            data = blobs.get(digest)
-            if data is not None:
-                return data
-        return self.blobs.get(digest)
+    def blob(self, digest: bytes) -> bytes | None:
+        """A blob this node can serve to peers (its recent work first, then the store)."""
+        data = self._recent.get(digest)
+        if data is not None:
+            return data
+        with self._locked():
+            return self.blobs.get(digest)
 
     # ----- rewards, fork metrics, sidecar ------------------------------------------------
 
@@ -700,11 +749,13 @@ class RLPowEngine(ConsensusEngine):
         k = header.engine_fields.get("k", 0)
         return max(1, k) if _is_int(k) else 1
 
-    def sidecar(self, block: Block) -> dict[str, bytes]:
-        """The manifest and every blob it names (what any verifier may choose to audit)."""
+    def sidecar(self, block: Block, limit: int | None = None) -> dict[str, bytes]:
+        """The manifest, θ_before and every blob the manifest names (what any verifier may
+        choose to audit). When those exceed `limit` bytes, only the manifest and θ_before:
+        each peer then fetches the few blobs its own audits read (``missing_blobs``)."""
         f = block.header.engine_fields
         out: dict[str, bytes] = {}
-        work = f.get("work")
+        work, theta = f.get("work"), f.get("theta")
         if not isinstance(work, bytes) or len(work) != 32:
             return out
         with self._locked():
@@ -712,6 +763,12 @@ class RLPowEngine(ConsensusEngine):
             if data is None:
                 return out
             out[cid_of_digest(work)] = data
+            if isinstance(theta, bytes) and len(theta) == 32:
+                blob = self.blob(theta)
+                if blob is not None:
+                    out[cid_of_digest(theta)] = blob
+            essentials = dict(out)
+            size = sum(len(b) for b in out.values())
             try:
                 manifest = Manifest.from_bytes(data)
             except InvalidBlock:
@@ -720,9 +777,12 @@ class RLPowEngine(ConsensusEngine):
                 for digest in commit:
                     cid = cid_of_digest(digest)
                     if cid not in out:
-                        blob = self._blob(digest)
+                        blob = self.blob(digest)
                         if blob is not None:
                             out[cid] = blob
+                            size += len(blob)
+                            if limit is not None and size > limit:
+                                return essentials
         return out
 
     def accept_sidecar(self, blobs: dict[str, bytes]) -> None:

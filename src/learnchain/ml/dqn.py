@@ -36,6 +36,7 @@ import hashlib
 import math
 import platform
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -171,6 +172,7 @@ class _Layout:
     numel: int
     params_header: bytes
     opt_entries: tuple[tuple[str, tuple[int, ...]], ...]
+    opt_header: bytes
     layers: tuple[tuple[int, tuple[int, int], int, int], ...]  # (w_off, w_shape, b_off, b_len)
 
     @staticmethod
@@ -215,6 +217,7 @@ def _layout_cache(spec: NetSpec) -> _Layout:
             numel=numel,
             params_header=_encode_header(PARAMS_MAGIC, 0, entries),
             opt_entries=opt_entries,
+            opt_header=_encode_header(OPT_MAGIC, 0, opt_entries),
         )
         _LAYOUTS[spec] = lay
     return lay
@@ -231,9 +234,33 @@ def _encode_header(magic: bytes, counter: int, entries: Sequence[tuple[str, tupl
     return b"".join(out)
 
 
-def _decode_blob(data: bytes, magic: bytes) -> tuple[int, list[tuple[str, tuple[int, ...]]],
-                                                     np.ndarray]:
-    """Parse a canonical blob strictly: any non-canonical encoding is rejected."""
+_COUNTER_AT = slice(5, 13)  # the u64 counter inside "<magic><BQI>"
+_Entries = tuple[tuple[str, tuple[int, ...]], ...]
+_HEADERS: dict[tuple[bytes, int], tuple[bytes, int, _Entries]] = {}
+
+
+def _decode_blob(data: bytes, magic: bytes) -> tuple[int, _Entries, np.ndarray]:
+    """Parse a canonical blob strictly: any non-canonical encoding is rejected.
+
+    A header already parsed for a blob of the same magic and length is recognised by byte
+    comparison (counter aside) -- the same bytes parse the same way -- which spares a verifier
+    the struct walk on every blob it loads.
+    """
+    known = _HEADERS.get((magic, len(data)))
+    if known is not None:
+        header, off, entries = known
+        if (data[:_COUNTER_AT.start] == header[:_COUNTER_AT.start]
+                and data[_COUNTER_AT.stop:off] == header[_COUNTER_AT.stop:]):
+            (counter,) = struct.unpack_from("<Q", data, _COUNTER_AT.start)
+            return counter, entries, np.frombuffer(data, dtype="<f4", offset=off)
+    counter, entries, off = _parse_blob_header(data, magic)
+    if len(_HEADERS) >= 64:  # bounded: headers come from untrusted blobs
+        _HEADERS.clear()
+    _HEADERS[(magic, len(data))] = (bytes(data[:off]), off, entries)
+    return counter, entries, np.frombuffer(data, dtype="<f4", offset=off)
+
+
+def _parse_blob_header(data: bytes, magic: bytes) -> tuple[int, _Entries, int]:
     try:
         if data[:4] != magic:
             raise VerificationError(f"bad magic {data[:4]!r}, expected {magic!r}")
@@ -259,8 +286,7 @@ def _decode_blob(data: bytes, magic: bytes) -> tuple[int, list[tuple[str, tuple[
     total = sum(math.prod(s) for _, s in entries)
     if len(data) - off != 4 * total:
         raise VerificationError(f"blob data has {len(data) - off} bytes, header needs {4 * total}")
-    flat = np.frombuffer(data, dtype="<f4", offset=off, count=total)
-    return counter, entries, flat
+    return counter, tuple(entries), off
 
 
 _SPECS: dict[tuple[tuple[str, tuple[int, ...]], ...], NetSpec] = {}
@@ -518,10 +544,12 @@ def history_digest(history: Iterable[Transition]) -> bytes:
 
 
 class ReplayBuffer:
-    """Append-only transition list with float32 tensors maintained incrementally.
+    """Append-only transition list with float32 arrays maintained incrementally.
 
     Conversion fp -> float32 happens once per transition (``batch_from_fp``: exact IEEE
-    steps), so a training step only indexes tensors. ``truncate`` supports chain reorgs.
+    steps), so a training step only indexes arrays. Storage is numpy (element writes and
+    fancy indexing cost microseconds, where torch indexing costs tens), and ``gather`` hands
+    torch the gathered copies without another copy. ``truncate`` supports chain reorgs.
     """
 
     def __init__(self, obs_dim: int, capacity: int = 1024) -> None:
@@ -532,11 +560,11 @@ class ReplayBuffer:
     def _alloc(self, cap: int) -> None:
         old = getattr(self, "_obs", None)
         n = len(self.transitions)
-        obs = torch.zeros((cap, self.obs_dim), dtype=torch.float32)
-        nobs = torch.zeros((cap, self.obs_dim), dtype=torch.float32)
-        act = torch.zeros(cap, dtype=torch.int64)
-        rew = torch.zeros(cap, dtype=torch.float32)
-        done = torch.zeros(cap, dtype=torch.float32)
+        obs = np.zeros((cap, self.obs_dim), dtype=np.float32)
+        nobs = np.zeros((cap, self.obs_dim), dtype=np.float32)
+        act = np.zeros(cap, dtype=np.int64)
+        rew = np.zeros(cap, dtype=np.float32)
+        done = np.zeros(cap, dtype=np.float32)
         if old is not None and n:
             obs[:n], nobs[:n] = self._obs[:n], self._nobs[:n]
             act[:n], rew[:n], done[:n] = self._act[:n], self._rew[:n], self._done[:n]
@@ -563,10 +591,10 @@ class ReplayBuffer:
         if n == self._obs.shape[0]:
             self._alloc(2 * n)
         both = batch_from_fp([tr.obs, tr.next_obs])
-        self._obs[n] = torch.from_numpy(both[0])
-        self._nobs[n] = torch.from_numpy(both[1])
+        self._obs[n] = both[0]
+        self._nobs[n] = both[1]
         self._act[n] = tr.action
-        self._rew[n] = float(np.float32(np.float64(tr.reward_fp) / float(SCALE)))
+        self._rew[n] = np.float64(tr.reward_fp) / float(SCALE)
         self._done[n] = 1.0 if tr.done else 0.0
         self.transitions.append(tr)
 
@@ -578,8 +606,12 @@ class ReplayBuffer:
         del self.transitions[n:]
 
     def gather(self, idx: Sequence[int]) -> tuple[torch.Tensor, ...]:
-        ix = torch.tensor(idx, dtype=torch.int64)
-        return self._obs[ix], self._act[ix], self._rew[ix], self._nobs[ix], self._done[ix]
+        ix = np.asarray(idx, dtype=np.intp)
+        if ix.size and not 0 <= int(ix.min()) <= int(ix.max()) < len(self.transitions):
+            raise IndexError(f"minibatch index out of range for {len(self.transitions)} "
+                             "transitions")
+        return tuple(torch.from_numpy(a[ix]) for a in (self._obs, self._act, self._rew,
+                                                          self._nobs, self._done))
 
 
 def _as_buffer(history: ReplayBuffer | Sequence[Transition]) -> ReplayBuffer:
@@ -609,6 +641,9 @@ class DQNConfig:
     loss: Literal["huber", "mse"] = "huber"
     double_dqn: bool = False
     max_grad_norm_ppb: int = 10 * PPB
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(self.hidden))  # hashable, comparable
 
     @property
     def gamma(self) -> float:
@@ -773,10 +808,6 @@ class _Learner:
         """``dtype=float64`` is only for threshold calibration (a reference computation)."""
         configure_determinism()
         spec = spec_from_bytes(state.params)
-        if spec.hidden != tuple(hyper.hidden):
-            raise VerificationError(f"params hidden {spec.hidden} != config {hyper.hidden}")
-        if spec_from_bytes(state.target) != spec:
-            raise VerificationError("target network layout differs from online network")
         self.hyper = hyper
         self.lay = _Layout.of(spec)
         n = self.lay.numel
@@ -785,14 +816,21 @@ class _Learner:
         self.theta_t = torch.empty(n, dtype=dtype)
         self.mv = torch.zeros(2 * n, dtype=dtype)  # Adam m ++ v (canonical order)
         self.m, self.v = self.mv[:n], self.mv[n:]
-        self._opt_tail = _encode_header(OPT_MAGIC, 0, self.lay.opt_entries)[4 + 13:]
+        self._opt_tail = self.lay.opt_header[4 + 13:]
         self.t = 0
         self.load(state)
 
     @torch.no_grad()
     def load(self, state: LearnerState) -> None:
-        self.theta.copy_(torch.from_numpy(_flat_of(state.params)[1].copy()))
-        self.theta_t.copy_(torch.from_numpy(_flat_of(state.target)[1].copy()))
+        """Overwrite the live state with ``state`` (same network layout) after checking it."""
+        spec, params = _flat_of(state.params)
+        if spec.hidden != tuple(self.hyper.hidden):
+            raise VerificationError(f"params hidden {spec.hidden} != config {self.hyper.hidden}")
+        if spec != self.lay.spec:
+            raise VerificationError(f"params layout {spec} != this learner's {self.lay.spec}")
+        target_spec, target = _flat_of(state.target)
+        if target_spec != spec:
+            raise VerificationError("target network layout differs from online network")
         t, entries, flat = _decode_blob(state.opt, OPT_MAGIC)
         if self.hyper.optimizer == "adam":
             if tuple(entries) != self.lay.opt_entries:
@@ -800,6 +838,9 @@ class _Learner:
             self.mv.copy_(torch.from_numpy(flat.copy()))
         elif entries:
             raise VerificationError("SGD optimiser blob must hold no tensors")
+        self.theta.copy_(torch.from_numpy(params.copy()))
+        self.theta_t.copy_(torch.from_numpy(target.copy()))
+        self.theta.grad = None
         self.t = t
 
     def params_bytes(self) -> bytes:
@@ -921,9 +962,32 @@ def replay_step(params_bytes: bytes, target_bytes: bytes,
     """
     buf = _as_buffer(history)
     opt = init_opt_bytes(params_bytes, hyper) if opt_bytes is None else opt_bytes
-    learner = _Learner(LearnerState(params_bytes, opt, target_bytes), hyper)
+    learner = _scratch_learner(LearnerState(params_bytes, opt, target_bytes), hyper)
     learner.step(buf, i, seed, C)
     return learner.state()
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch_learner(state: LearnerState, hyper: DQNConfig) -> _Learner:
+    """This thread's reusable learner, loaded with ``state``.
+
+    A verifier replays one step per block; reloading the same tensors instead of allocating
+    new ones keeps their memory warm, which is most of a lone step's cost. Results cannot
+    differ: ``load`` overwrites every value a step reads (params, target, moments, t).
+    """
+    spec = spec_from_bytes(state.params)
+    learners: dict[tuple[NetSpec, DQNConfig], _Learner] = _SCRATCH.__dict__.setdefault(
+        "learners", {})
+    learner = learners.get((spec, hyper))
+    if learner is None:
+        if len(learners) >= 8:
+            learners.clear()
+        learner = learners[(spec, hyper)] = _Learner(state, hyper)
+    else:
+        learner.load(state)
+    return learner
 
 
 def steps_to_check(check_seed: bytes, K: int, s: int) -> list[int]:

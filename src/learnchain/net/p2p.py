@@ -22,6 +22,7 @@ from learnchain.core.crypto import PrivateKey
 from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction
 from learnchain.core.types import Block, BlockHeader, Transaction
 from learnchain.net.protocol import (
+    MAX_BLOBS_PER_REQUEST,
     MAX_BLOCKS_PER_REPLY,
     MAX_HEADERS_PER_REPLY,
     Message,
@@ -38,11 +39,16 @@ from learnchain.net.protocol import (
     sign_challenge,
 )
 from learnchain.node import Node
+from learnchain.storage.blobstore import cid_of_digest, digest_of_cid
 
 log = logging.getLogger("learnchain.p2p")
 
 SEQ_WINDOW = 4096
 MAX_REPLY_BYTES = 4 * 1024 * 1024
+INLINE_SIDECAR_BYTES = 1024 * 1024
+"""A block's off-chain blobs travel inline up to this size; above it, only what every
+verifier needs first, and each peer fetches what its own audits read (`get_blobs`)."""
+MAX_AWAITING = 64
 INITIAL_SCORE = 100
 PENALTY = {"invalid-block": 50, "malformed": 20, "protocol": 20, "invalid-tx": 2,
            "rate": 1, "bad-headers": 40}
@@ -92,6 +98,21 @@ class P2PStats:
     dropped: int = 0
     blocks_relayed: int = 0
     penalties: int = 0
+    blobs_fetched: int = 0
+    blobs_unavailable: int = 0
+
+
+@dataclass
+class Awaiting:
+    """Blocks held back until the off-chain blobs their verification reads have arrived."""
+
+    source: str
+    blocks: list[bytes]
+    gossip: bool
+    announced: bytes | None
+    since_ms: int
+    lacking: dict[bytes, set[str]] = field(default_factory=dict)
+    asked: dict[bytes, set[str]] = field(default_factory=dict)
 
 
 class P2PNode:
@@ -123,6 +144,7 @@ class P2PNode:
         self.lock = threading.RLock()
         self.on_block_seen: list[Callable[[Block, str | None], None]] = []
         self.arrivals: OrderedDict[bytes, int] = OrderedDict()
+        self.awaiting: OrderedDict[bytes, Awaiting] = OrderedDict()
         node.on_imported.append(self._record_arrival)
         node.on_produced.append(lambda block: self.broadcast_block(block, None))
         node.on_tx_accepted.append(lambda tx: self.broadcast_tx(tx, None))
@@ -400,7 +422,7 @@ class P2PNode:
             stored = self.chain.store.get_block(block_hash)
             if stored is None:
                 continue
-            sidecar = self.chain.engine.sidecar(Block.decode(stored.data))
+            sidecar = self.chain.engine.sidecar(Block.decode(stored.data), INLINE_SIDECAR_BYTES)
             extra = len(stored.data) + sum(len(b) for b in sidecar.values())
             if blocks and size + extra > MAX_REPLY_BYTES:
                 break  # the requester asks again for what is left
@@ -411,8 +433,11 @@ class P2PNode:
 
     def _on_blocks(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
         self._accept_sidecar(peer, body.get("blobs", {}))
-        delivered = set()
-        for raw in body["blocks"]:
+        return self._import_when_available(peer, list(body["blocks"]), gossip=False)
+
+    def _import_batch(self, peer: Peer, raws: list[bytes]) -> list[tuple[str, dict]]:
+        delivered: set[bytes] = set()
+        for raw in raws:
             status = self._import(peer, raw, relay=False, delivered=delivered)
             if not status:
                 peer.syncing = False
@@ -429,10 +454,128 @@ class P2PNode:
         if announced in self.seen_blocks:
             return []
         self._accept_sidecar(peer, body.get("blobs", {}))
-        result = self._import(peer, body["block"], relay=True, announced=announced)
+        return self._import_when_available(peer, [body["block"]], gossip=True,
+                                           announced=announced)
+
+    def _import_gossiped(self, peer: Peer, raw: bytes, announced: bytes | None
+                         ) -> list[tuple[str, dict]]:
+        result = self._import(peer, raw, relay=True, announced=announced)
         if result is AddStatus.ORPHAN:
             return self._maybe_sync(peer, force=True)
         return []
+
+    # ----- off-chain blobs fetched on demand ---------------------------------------------
+
+    def _missing_blobs(self, raws: list[bytes]) -> list[bytes]:
+        missing: dict[bytes, None] = {}
+        for raw in raws:
+            try:
+                block = Block.decode(raw)
+            except EncodingError:
+                continue  # _import penalises it
+            if not self.chain.has_block(block.hash):
+                missing.update(dict.fromkeys(self.chain.engine.missing_blobs(block)))
+        return list(missing)
+
+    def _import_when_available(self, peer: Peer, raws: list[bytes], *, gossip: bool,
+                               announced: bytes | None = None) -> list[tuple[str, dict]]:
+        """Import now, or hold the blocks back and ask `peer` for the blobs they still need.
+
+        Importing without them would reject a valid block as "parameters unavailable", and
+        that rejection is remembered.
+        """
+        missing = self._missing_blobs(raws) if raws else []
+        if not missing:
+            return self._finish(peer, raws, gossip, announced)
+        key = raws[0] if gossip else peer.addr.encode()
+        self.awaiting[key] = Awaiting(peer.addr, raws, gossip, announced, self.chain.clock())
+        self.awaiting.move_to_end(key)
+        while len(self.awaiting) > MAX_AWAITING:
+            self.awaiting.popitem(last=False)
+        return [("get_blobs", {"cids": [cid_of_digest(d)
+                                        for d in missing[:MAX_BLOBS_PER_REQUEST]]})]
+
+    def _finish(self, peer: Peer, raws: list[bytes], gossip: bool, announced: bytes | None
+                ) -> list[tuple[str, dict]]:
+        if gossip:
+            return self._import_gossiped(peer, raws[0], announced)
+        return self._import_batch(peer, raws)
+
+    def _on_get_blobs(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+        blobs: dict[str, bytes] = {}
+        missing: list[str] = []
+        size = 0
+        for cid in body["cids"][:MAX_BLOBS_PER_REQUEST]:
+            data = self.chain.engine.blob(digest_of_cid(cid))
+            if data is None:
+                missing.append(cid)
+            elif not blobs or size + len(data) <= MAX_REPLY_BYTES:
+                blobs[cid] = data
+                size += len(data)
+        return [("blobs", {"blobs": blobs, "missing": missing})]
+
+    def _on_blobs(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+        """Store what arrived, import what is now complete, and ask again for the rest: the
+        same peer while it keeps delivering, every other peer for what it says it lacks."""
+        blobs = body.get("blobs", {})
+        self._accept_sidecar(peer, blobs)
+        self.stats.blobs_fetched += len(blobs)
+        lacks = {digest_of_cid(c) for c in body.get("missing", [])[:MAX_BLOBS_PER_REQUEST]}
+        replies: list[tuple[str, dict]] = []
+        asks: dict[str, dict[bytes, None]] = {}
+        for key, entry in list(self.awaiting.items()):
+            source = self.peers.get(entry.source)
+            if source is None or not source.ready:
+                del self.awaiting[key]
+                continue
+            missing = self._missing_blobs(entry.blocks)
+            if not missing:
+                del self.awaiting[key]
+                self._route(source, peer, self._finish(source, entry.blocks, entry.gossip,
+                                                       entry.announced), replies)
+                continue
+            for d in lacks.intersection(missing):
+                entry.lacking.setdefault(d, set()).add(peer.addr)
+            everyone = {p.addr for p in self.ready_peers()}
+            gone = [d for d in missing if entry.lacking.get(d, set()) >= everyone]
+            if gone:
+                del self.awaiting[key]
+                self._give_up(entry, f"no connected peer holds blob {cid_of_digest(gone[0])}")
+                continue
+            for d in missing:
+                lacking = entry.lacking.get(d, set())
+                asked = entry.asked.setdefault(d, {entry.source})
+                if blobs and peer.addr in asked and peer.addr not in lacking:
+                    asks.setdefault(peer.addr, {})[d] = None  # delivering: ask it again
+                if lacking:  # someone lacks it: ask everyone not yet asked
+                    for addr in everyone - asked:
+                        asked.add(addr)
+                        asks.setdefault(addr, {})[d] = None
+        for addr, wanted in asks.items():
+            body_out = {"cids": [cid_of_digest(d) for d in list(wanted)[:MAX_BLOBS_PER_REQUEST]]}
+            if addr == peer.addr:
+                replies.append(("get_blobs", body_out))
+            else:
+                self.send(self.peers[addr], "get_blobs", body_out)
+        return replies
+
+    def _give_up(self, entry: Awaiting, why: str) -> None:
+        """Drop blocks whose blobs cannot be had, unjudged: they are not marked invalid, so a
+        later sync can bring them back with their data."""
+        self.stats.blobs_unavailable += 1
+        log.warning("dropped %d block(s) from %s unverified: %s", len(entry.blocks),
+                    entry.source, why)
+        source = self.peers.get(entry.source)
+        if source is not None and not entry.gossip:
+            source.syncing = False
+
+    def _route(self, target: Peer, current: Peer, messages: list[tuple[str, dict]],
+               replies: list[tuple[str, dict]]) -> None:
+        if target is current:
+            replies.extend(messages)
+        else:
+            for kind, body in messages:
+                self.send(target, kind, body)
 
     def _import(self, peer: Peer, raw: bytes, *, relay: bool, announced: bytes | None = None,
                 delivered: set[bytes] | None = None) -> AddStatus | None:
@@ -510,7 +653,7 @@ class P2PNode:
             self._remember(self.seen_blocks, block.hash)
             self.stats.blocks_relayed += 1
             body = {"hash": block.hash, "block": block.encoded}
-            blobs = self.chain.engine.sidecar(block)
+            blobs = self.chain.engine.sidecar(block, INLINE_SIDECAR_BYTES)
             if blobs:
                 body["blobs"] = blobs
             payload = encode_payload("block", body)
@@ -531,6 +674,12 @@ class P2PNode:
         """Periodic upkeep: tell peers our head, ask for more peers, unstick stalled syncs."""
         with self.lock:
             status = self._status()
+            now = self.chain.clock()
+            for key, entry in list(self.awaiting.items()):
+                if now - entry.since_ms > self.sync_timeout_ms:
+                    del self.awaiting[key]
+                    self._give_up(entry, f"their blobs did not arrive within "
+                                         f"{self.sync_timeout_ms} ms")
             for peer in self.ready_peers():
                 if peer.syncing and self.chain.clock() - peer.sync_started_ms \
                         > self.sync_timeout_ms:

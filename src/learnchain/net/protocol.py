@@ -25,10 +25,11 @@ PROTOCOL_VERSION = 1
 MAX_MESSAGE_SIZE = 8 * 1024 * 1024
 MAX_HEADERS_PER_REPLY = 500
 MAX_BLOCKS_PER_REPLY = 64
+MAX_BLOBS_PER_REQUEST = 256
 
 HANDSHAKE_KINDS = frozenset({"hello", "challenge", "auth"})
 SESSION_KINDS = frozenset({"status", "tx", "block", "get_headers", "headers", "get_blocks",
-                           "blocks", "get_peers", "peers"})
+                           "blocks", "get_blobs", "blobs", "get_peers", "peers"})
 
 
 class ProtocolError(LearnchainError):

@@ -107,9 +107,12 @@ class BlobStore:
         digest = self._key(ref)
         if not isinstance(data, bytes | bytearray):
             raise BlobError(f"blob {cid_of_digest(digest)} is not bytes")
-        if sha256(bytes(data)) != digest:
+        data = bytes(data)
+        if sha256(data) != digest:
             raise BlobError(f"blob does not hash to its content id {cid_of_digest(digest)}")
-        return self.put(bytes(data))
+        self.conn.execute(f"INSERT OR IGNORE INTO {self.table} VALUES (?, ?)", (digest, data))
+        self._remember(digest, data)
+        return digest
 
     def get(self, ref: bytes | str) -> bytes | None:
         digest = self._key(ref)
