@@ -73,7 +73,8 @@ def test_action_that_disagrees_with_the_committed_policy():
     f = block.header.engine_fields
     other = 1 - f["a"]
     parent_state = prover.engine.record(block.parent).state
-    out = prover.engine.env.step(parent_state, other, env_seed(block.parent))
+    seed = prover.engine.record(block.parent).seed
+    out = prover.engine.env.step(parent_state, other, env_seed(seed))
     parent_rec = prover.engine.record(block.parent)
     ret = (0 if parent_rec.done else parent_rec.ret) + out.reward_fp
     bad = forge(block, keys[0], a=other, s=list(out.next_state), r=out.reward_fp,

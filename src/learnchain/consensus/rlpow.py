@@ -88,19 +88,35 @@ def schedule_of(params: dict[str, Any]) -> dqn.EpsilonSchedule:
                                int(params["eps_decay_blocks"]))
 
 
-def exploration_coin(parent: bytes, proposer: bytes) -> int:
-    """``u = h(parent ‖ proposer ‖ "eps")``: fixed before the proposer can act, unique per node."""
-    return coins.coin_int(coins.hash_parts(parent, proposer), "eps", 0)
+def coin_seed(header: BlockHeader) -> bytes:
+    """The randomness a block hands its children, from what its proposer cannot vary freely.
+
+    Not the block hash: a proposer could re-sign with other timestamps or transactions until
+    the hash gave its next block (or an ally's) a good oracle draw or exploration coin, at one
+    header hash per try. The seed covers the block's position, its proposer and the outcome of
+    its work (S, A, R, done, θ_before, θ_after): all fixed by the parent's seed and the
+    proposer's lineage, so another draw costs redoing the K training steps (or withholding
+    the block), as in proof of work.
+    """
+    f = header.engine_fields
+    essence = [header.height, header.proposer, f.get("s"), f.get("a"), f.get("r"),
+               f.get("done"), f.get("theta"), f.get("after")]
+    return coins.hash_parts(b"rlpow/seed", header.parent, encode(essence))
 
 
-def env_seed(parent: bytes) -> bytes:
-    """``h(parent ‖ 0)``: the oracle step's (and on done, the reset's) randomness."""
-    return coins.derive_seed(parent, 0)
+def exploration_coin(seed: bytes, proposer: bytes) -> int:
+    """``u = h(seed ‖ proposer ‖ "eps")``: fixed before the proposer acts, unique per node."""
+    return coins.coin_int(coins.hash_parts(seed, proposer), "eps", 0)
 
 
-def training_seed(parent: bytes, proposer: bytes) -> bytes:
-    """Minibatch coins: bound to the parent and the proposer, so the prover cannot choose them."""
-    return coins.hash_parts(b"rlpow/train", parent, proposer)
+def env_seed(seed: bytes) -> bytes:
+    """``h(seed ‖ 0)``: the oracle step's (and on done, the reset's) randomness."""
+    return coins.derive_seed(seed, 0)
+
+
+def training_seed(seed: bytes, proposer: bytes) -> bytes:
+    """Minibatch coins: bound to the parent's seed and the proposer, not the prover's choice."""
+    return coins.hash_parts(b"rlpow/train", seed, proposer)
 
 
 def init_seed(genesis: bytes, proposer: bytes) -> bytes:
@@ -132,6 +148,7 @@ class BlockRecord:
     proposer: bytes
     transition: dqn.Transition | None
     lineage: dict[bytes, LineageEntry]
+    seed: bytes  # coin_seed: the randomness of this block's children
 
 
 @dataclass
@@ -349,7 +366,8 @@ class RLPowEngine(ConsensusEngine):
         return entry
 
     def _genesis_record(self, genesis_hash: bytes) -> BlockRecord:
-        return BlockRecord(self.env.reset(env_seed(genesis_hash)), 0, False, bytes(20), None, {})
+        return BlockRecord(self.env.reset(env_seed(genesis_hash)), 0, False, bytes(20), None, {},
+                           genesis_hash)
 
     def record(self, block_hash: bytes) -> BlockRecord:
         """The engine's view of a stored block, rebuilt from headers if not cached (restart)."""
@@ -386,7 +404,7 @@ class RLPowEngine(ConsensusEngine):
         lineage = {**parent_rec.lineage,
                    header.proposer: LineageEntry(steps, *after, header.height)}
         return BlockRecord(tuple(f["s"]), f["ret"], f["done"], header.proposer, transition,
-                           lineage)
+                           lineage, coin_seed(header))
 
     def _buffer(self, owner: bytes | None, height: int,
                 tip: BlockHeader | None = None) -> dqn.ReplayBuffer:
@@ -451,10 +469,10 @@ class RLPowEngine(ConsensusEngine):
 
     def validate_transition(self, header: BlockHeader, parent_rec: BlockRecord
                             ) -> envs.StepOutcome:
-        """Replay the oracle: ``(S_{t+1}, R_{t+1}, done) = step(S_t, A_t, h(parent ‖ 0))``."""
+        """Replay the oracle: ``(S_{t+1}, R_{t+1}, done) = step(S_t, A_t, h(seed ‖ 0))``."""
         f = header.engine_fields
         try:
-            out = self.env.step(parent_rec.state, f["a"], env_seed(header.parent))
+            out = self.env.step(parent_rec.state, f["a"], env_seed(parent_rec.seed))
         except (envs.EnvError, ValueError) as exc:
             raise InvalidBlock(f"transition does not replay: {exc}") from None
         if list(out.next_state) != list(f["s"]):
@@ -496,7 +514,7 @@ class RLPowEngine(ConsensusEngine):
         if theta is None:
             raise InvalidBlock(f"parameters unavailable: θ_before {f['theta_cid']} is not in "
                                "the content store")
-        coin = exploration_coin(header.parent, header.proposer)
+        coin = exploration_coin(parent_rec.seed, header.proposer)
         obs = self.env.observe(parent_rec.state)
         try:
             action, explored = dqn.select_action(theta, obs, eps, coin)
@@ -563,7 +581,7 @@ class RLPowEngine(ConsensusEngine):
         foreign = manifest.compute != self.compute
         settings = dqn.TrainingSettings(manifest.compute, self.hyper, self.spec, k,
                                         int(cp.params["C"]), start.steps,
-                                        training_seed(header.parent, owner), len(buf) + 1)
+                                        training_seed(parent_rec.seed, owner), len(buf) + 1)
         proof = dqn.TrainingProof(
             settings, dqn.StepCommit(start.steps - 1, *manifest.start),
             [dqn.StepCommit(start.steps + j, *c) for j, c in enumerate(manifest.steps)], needed)
@@ -652,8 +670,8 @@ class RLPowEngine(ConsensusEngine):
                                f"{cid_of_digest(start.params)}")
         eps = schedule_of(cp.params).eps_ppb(header.height - 1)
         action, explored = dqn.select_action(theta, self.env.observe(parent_rec.state), eps,
-                                             exploration_coin(header.parent, proposer))
-        out = self.env.step(parent_rec.state, action, env_seed(header.parent))
+                                             exploration_coin(parent_rec.seed, proposer))
+        out = self.env.step(parent_rec.state, action, env_seed(parent_rec.seed))
         transition = dqn.Transition.from_outcome(self.env, parent_rec.state, action, out)
         history_len = len(self._buffer(proposer, header.height - 1, self._head_if(header))) + 1
         k = self._expected_k(history_len, cp)
@@ -693,7 +711,8 @@ class RLPowEngine(ConsensusEngine):
                                            "learner state")
                     params, opt, target = (b for b in state if b is not None)
                     proof = dqn.train(params, target, buf, k, int(cp.params["C"]), start.steps,
-                                      training_seed(header.parent, header.proposer),
+                                      training_seed(self.record(header.parent).seed,
+                                                    header.proposer),
                                       self.hyper, opt_bytes=opt,
                                       keep_blobs=self.retain_intermediate)
                 finally:

@@ -182,3 +182,20 @@ def test_row_of_the_genesis_block_is_empty():
     prover, _, _ = pair()
     row = prover.engine.row(prover.chain.block_at(0).header)
     assert row["height"] == 0 and row["A"] is None and row["S"] is None
+
+
+def test_a_proposer_cannot_grind_its_childrens_coins_with_timestamps_or_transactions():
+    """The coin seed covers the block's work and position, not its body or its hash."""
+    from dataclasses import replace
+
+    from learnchain.consensus.rlpow import coin_seed
+
+    prover, _, keys = pair()
+    for h in range(5):
+        prover.produce(keys[h % 3])
+    header = prover.chain.head
+    regrind = replace(header, timestamp_ms=header.timestamp_ms + 1, tx_root=bytes(32))
+    assert regrind.hash != header.hash
+    assert coin_seed(regrind) == coin_seed(header) == prover.engine.record(header.hash).seed
+    other_work = dict(header.engine_fields, after=[bytes(32)] * 3)
+    assert coin_seed(replace(header, engine_fields=other_work)) != coin_seed(header)
