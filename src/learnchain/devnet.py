@@ -36,8 +36,12 @@ class DevnetNode:
 
 def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: int = 16,
                   block_interval_ms: int = 2000, fast_kdf: bool = False,
-                  engine: str = "pow", env: str = "CartPole-v1") -> list[DevnetNode]:
-    """Keys, genesis and configs for N nodes; `engine` is "pow" or "rlpow" (learning `env`)."""
+                  engine: str = "pow", env: str = "CartPole-v1",
+                  consensus_params: dict[str, Any] | None = None) -> list[DevnetNode]:
+    """Keys, genesis and configs for N nodes; `engine` is "pow" or "rlpow" (learning `env`).
+
+    `consensus_params` overrides genesis consensus parameters (e.g. rlpow's ``K``).
+    """
     if nodes < 1:
         raise ConfigError("--nodes must be at least 1")
     root = root.resolve()
@@ -62,6 +66,7 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
         fork_choice = "longest-then-reward-sum"
     else:
         raise ConfigError(f"--engine must be pow or rlpow, not {engine!r}")
+    params.update(consensus_params or {})
     genesis = GenesisConfig(
         timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses, extra_apps=["collab"],
         engine=engine, engine_config=engine_config, fork_choice=fork_choice,

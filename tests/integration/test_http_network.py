@@ -112,3 +112,36 @@ def test_devnet_cli_up_status_down(tmp_path):
         down = cli("down")
     assert "stopped 2 node processes" in down.stdout
     assert not (tmp_path / "dn" / "pids.json").exists()
+
+
+def test_rlpow_processes_learn_together_and_the_cli_shows_s_a_r_and_the_policy(tmp_path):
+    """Three rlpow node processes: blocks carry their training proofs over HTTP, every node
+    audits its peers' work, and `chain show` / `chain policy` read any node's datadir."""
+    import subprocess
+    import sys
+
+    nodes = create_devnet(tmp_path, 3, base_port=free_port_range(3), engine="rlpow",
+                          block_interval_ms=250, fast_kdf=True,
+                          consensus_params={"K": 2, "learning_starts": 4})
+    pids = start_devnet(tmp_path)
+    try:
+        wait_until(lambda: agree(nodes, 14), timeout=120, what="agreement at height 14")
+    finally:
+        for pid in pids.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def cli(*args):
+        done = subprocess.run([sys.executable, "-m", "learnchain.cli.main", "chain", *args,
+                               "--datadir", str(tmp_path / "node1"), "--json"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    rows = [b["rl"] for b in cli("show", "--last", "12")]
+    assert all(r["A"] in (0, 1) and r["R"] == 1.0 and len(r["S"]) == 5 for r in rows)
+    assert any(r["k"] == 2 for r in rows), "blocks past learning_starts carry K steps of work"
+    assert len({b["proposer"] for b in cli("show", "--last", "12")}) >= 2, "nodes take turns"
+    policy = cli("policy", "--episodes", "5")
+    assert policy["height"] >= 14 and policy["mean_return"] > 0
+    assert policy["theta_after"].startswith("bafkrei")

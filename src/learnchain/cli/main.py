@@ -39,6 +39,7 @@ from learnchain.core.genesis import GenesisConfig
 from learnchain.core.types import Block
 from learnchain.net.jsonview import block_json, receipt_json
 from learnchain.node import open_chain
+from learnchain.storage.blobstore import cid_of_digest
 
 app = typer.Typer(help="learnchain: a blockchain whose work is machine learning.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -263,6 +264,44 @@ def chain_show(datadir: Path = DATADIR_OPTION,
         for block in blocks:
             table.add_row(*_block_row(block))
     console.print(table)
+
+
+@chain_app.command("policy")
+@friendly_errors
+def chain_policy(datadir: Path = DATADIR_OPTION,
+                 episodes: int = typer.Option(100, help="Evaluation episodes."),
+                 threshold: float = typer.Option(195.0, help="Mean return that counts as "
+                                                 "solved (CartPole-v1: 195)."),
+                 as_json: bool = JSON_OPTION) -> None:
+    """rlpow: how well the canonical chain's current policy (the head's θ_after) plays.
+
+    Greedy episodes on the chain's own oracle, off-chain and seeded by the head hash, so the
+    figure is reproducible; run it against any node's datadir while the devnet runs.
+    """
+    _, chain = _open(datadir)
+    engine = chain.engine
+    if not hasattr(engine, "greedy_params"):
+        raise ValueError(f"chain policy needs an rlpow chain; this one runs {engine.name!r}")
+    header = chain.head
+    theta = None
+    while header is not None and header.height > 0 and (
+            theta := engine.greedy_params(header.hash)) is None:
+        header = chain.get_header(header.parent)  # a peer's θ_after may not be stored here
+    if theta is None or header is None:
+        raise ValueError("no block with stored parameters yet: let the devnet run longer")
+    from learnchain.ml import dqn
+
+    score = dqn.evaluate_greedy(theta, engine.env_name, episodes, header.hash)
+    out = {"height": header.height, "head_height": chain.height, "episodes": episodes,
+           "mean_return": round(score, 2), "solved": score >= threshold,
+           "theta_after": cid_of_digest(header.engine_fields["after"][0])}
+    if as_json:
+        emit_json(out)
+    else:
+        console.print(f"policy at height {out['height']} (head {out['head_height']}): mean "
+                      f"return {out['mean_return']} over {episodes} greedy episodes "
+                      f"{'≥' if out['solved'] else '<'} {threshold:g}"
+                      f"{' — solved' if out['solved'] else ''}")
 
 
 @chain_app.command("head")
