@@ -44,9 +44,10 @@ def tamper(out: Path = OUT_OPTION, small: bool = SMALL_OPTION) -> None:
 
 
 @experiment_app.command("attack")
-def attack(out: Path = OUT_OPTION, small: bool = SMALL_OPTION) -> None:
+def attack(out: Path = OUT_OPTION, small: bool = SMALL_OPTION,
+           workers: int = typer.Option(2, help="Worker processes.")) -> None:
     """Private forks by a share α ∈ {0.1, 0.3, 0.5}, with and without one-step lookahead."""
-    cfg = ex.AttackConfig(trials=40) if small else ex.AttackConfig(trials=2000)
+    cfg = ex.small_attack_config() if small else ex.AttackConfig(workers=workers)
     _print(ex.run_attack(out, cfg))
 
 

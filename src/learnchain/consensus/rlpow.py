@@ -88,20 +88,21 @@ def schedule_of(params: dict[str, Any]) -> dqn.EpsilonSchedule:
                                int(params["eps_decay_blocks"]))
 
 
-def coin_seed(header: BlockHeader) -> bytes:
+def coin_seed(header: BlockHeader, parent_seed: bytes) -> bytes:
     """The randomness a block hands its children, from what its proposer cannot vary freely.
 
     Not the block hash: a proposer could re-sign with other timestamps or transactions until
-    the hash gave its next block (or an ally's) a good oracle draw or exploration coin, at one
-    header hash per try. The seed covers the block's position, its proposer and the outcome of
-    its work (S, A, R, done, θ_before, θ_after): all fixed by the parent's seed and the
-    proposer's lineage, so another draw costs redoing the K training steps (or withholding
-    the block), as in proof of work.
+    the hash gave a later block (its own or an ally's) a good oracle draw or exploration coin,
+    at one signature per try. The seed chains the parent's seed with the block's position, its
+    proposer and the outcome of its work (S, A, R, done, θ_before, θ_after), never a hash, so no
+    header field outside the work reaches any later coin. Those inputs are fixed by the parent's
+    seed and the proposer's lineage: another draw costs redoing the K training steps (or
+    withholding the block), as in proof of work.
     """
     f = header.engine_fields
     essence = [header.height, header.proposer, f.get("s"), f.get("a"), f.get("r"),
                f.get("done"), f.get("theta"), f.get("after")]
-    return coins.hash_parts(b"rlpow/seed", header.parent, encode(essence))
+    return coins.hash_parts(b"rlpow/seed", parent_seed, encode(essence))
 
 
 def exploration_coin(seed: bytes, proposer: bytes) -> int:
@@ -404,7 +405,7 @@ class RLPowEngine(ConsensusEngine):
         lineage = {**parent_rec.lineage,
                    header.proposer: LineageEntry(steps, *after, header.height)}
         return BlockRecord(tuple(f["s"]), f["ret"], f["done"], header.proposer, transition,
-                           lineage, coin_seed(header))
+                           lineage, coin_seed(header, parent_rec.seed))
 
     def _buffer(self, owner: bytes | None, height: int,
                 tip: BlockHeader | None = None) -> dqn.ReplayBuffer:

@@ -184,8 +184,9 @@ def test_row_of_the_genesis_block_is_empty():
     assert row["height"] == 0 and row["A"] is None and row["S"] is None
 
 
-def test_a_proposer_cannot_grind_its_childrens_coins_with_timestamps_or_transactions():
-    """The coin seed covers the block's work and position, not its body or its hash."""
+def test_a_proposer_cannot_grind_later_coins_with_timestamps_or_transactions():
+    """Seeds chain the work of each block, never a hash: re-signing a block with another
+    timestamp or other transactions changes no coin of any later block."""
     from dataclasses import replace
 
     from learnchain.consensus.rlpow import coin_seed
@@ -194,8 +195,16 @@ def test_a_proposer_cannot_grind_its_childrens_coins_with_timestamps_or_transact
     for h in range(5):
         prover.produce(keys[h % 3])
     header = prover.chain.head
+    parent_seed = prover.engine.record(header.parent).seed
     regrind = replace(header, timestamp_ms=header.timestamp_ms + 1, tx_root=bytes(32))
     assert regrind.hash != header.hash
-    assert coin_seed(regrind) == coin_seed(header) == prover.engine.record(header.hash).seed
+    assert coin_seed(regrind, parent_seed) == coin_seed(header, parent_seed) \
+        == prover.engine.record(header.hash).seed
+    other_parent = replace(prover.chain.get_header(header.parent), timestamp_ms=1)
+    assert other_parent.hash != header.parent
+    assert coin_seed(replace(header, parent=other_parent.hash), parent_seed) \
+        == coin_seed(header, parent_seed), "a grandparent's hash does not reach the coins"
     other_work = dict(header.engine_fields, after=[bytes(32)] * 3)
-    assert coin_seed(replace(header, engine_fields=other_work)) != coin_seed(header)
+    assert coin_seed(replace(header, engine_fields=other_work), parent_seed) \
+        != coin_seed(header, parent_seed)
+    assert coin_seed(header, bytes(32)) != coin_seed(header, parent_seed)

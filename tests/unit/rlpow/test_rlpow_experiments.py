@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -31,13 +32,54 @@ def test_tamper_small_is_detected_at_the_tampered_height(tmp_path):
     assert (tmp_path / "tamper.png").exists()
 
 
-def test_attack_small_rates_are_probabilities_and_grow_with_alpha(tmp_path):
-    summary = ex.run_attack(tmp_path, ex.AttackConfig(trials=60))
-    rows = summary["rows"]
-    assert all(0 <= r["win_rate"] <= 1 for r in rows)
-    longest = {r["alpha"]: r["win_rate"] for r in rows
-               if r["rule"] == "longest" and not r["lookahead"]}
-    assert longest[0.1] <= longest[0.5]
+def _fork_key(rule: str, fork: dict[str, int], rewards: list[int]) -> tuple[int, ...]:
+    """The rule's key for a branch, restated from its definition (not FORK_CHOICE_RULES)."""
+    height = fork["height"] + len(rewards)
+    last = rewards[-1] if rewards else fork["last_r"]
+    total = fork["reward_sum"] + sum(rewards)
+    return {"longest": (height,), "longest-then-last-reward": (height, last),
+            "longest-then-reward-sum": (height, total)}[rule]
+
+
+def test_attack_small_real_forks_are_decided_by_the_observers_fork_choice(tmp_path):
+    cfg = replace(ex.small_attack_config(), keep_trials=True)
+    summary = ex.run_attack(tmp_path, cfg)
+    rows = {(r["alpha"], r["rule"], r["lookahead"]): r for r in summary["rows"]}
+    assert len(rows) == 2 * 3 * 2 and (tmp_path / "attack.png").stat().st_size > 0
+    assert json.loads((tmp_path / "attack.json").read_text())["rows"] == summary["rows"]
+    for r in rows.values():
+        assert all(0 <= r[k] <= 1 for k in ("win_rate", "tie_rate"))
+        # every adversary block was connected, i.e. fully verified and audited, by an honest node
+        assert r["verified_blocks"] == r["adversary_blocks"] > 0
+        assert r["audited_steps"] == r["adversary_blocks"]  # s = 1 step per block, k = K > 0
+
+    # the observer's head is the adversary's tip exactly when the rule's key prefers that branch
+    # (a tie stays with the public branch, seen first); the rewards come from the blocks' headers
+    tie_outcomes = set()
+    for t in summary["trials"]:
+        fork = summary["fork_point"][t["rule"]]
+        adv, honest = (_fork_key(t["rule"], fork, t[b]) for b in ("adversary_r", "honest_r"))
+        assert t["adversary_won"] == (adv > honest), t
+        if t["rule"] != "longest" and len(t["adversary_r"]) == len(t["honest_r"]):
+            tie_outcomes.add(t["adversary_won"])
+    assert tie_outcomes == {True, False}  # the rewards decided some tied races each way
+
+    longest = {a: rows[(a, "longest", False)]["win_rate"] for a in cfg.alphas}
+    assert longest[0.5] > longest[0.1]
+    for rule in ("longest-then-last-reward", "longest-then-reward-sum"):
+        assert rows[(0.5, rule, True)]["win_rate"] >= rows[(0.5, rule, False)]["win_rate"]
+    for rule in cfg.rules:  # the best of five identities' candidates earns more per block
+        plain, best = (rows[(0.5, rule, la)]["mean_reward_adversary"] for la in (False, True))
+        assert best > plain
+
+    # the public branch does not depend on the variant, and one identity has nothing to choose
+    by_variant = {(t["alpha"], t["rule"], t["trial"], t["lookahead"]): t
+                  for t in summary["trials"]}
+    for (alpha, rule, trial, lookahead), t in by_variant.items():
+        plain = by_variant[(alpha, rule, trial, False)]
+        assert t["honest_r"] == plain["honest_r"]
+        if alpha == 0.1 and lookahead:
+            assert t["adversary_r"] == plain["adversary_r"]
 
 
 def test_verify_cost_small_spot_check_is_cheaper_than_full(tmp_path):
