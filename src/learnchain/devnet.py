@@ -59,10 +59,10 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
         params: dict[str, Any] = {"difficulty": difficulty}
         fork_choice = "most-work"
     elif engine == "rlpow":
-        from learnchain.consensus.rlpow import default_rlpow_params
+        from learnchain.consensus.rlpow import DEVNET_RLPOW_PARAMS, default_rlpow_params
 
         engine_config = {"env": env, "replay": "shared"}
-        params = default_rlpow_params()
+        params = {**default_rlpow_params(), **DEVNET_RLPOW_PARAMS}
         fork_choice = "longest-then-reward-sum"
     else:
         raise ConfigError(f"--engine must be pow or rlpow, not {engine!r}")

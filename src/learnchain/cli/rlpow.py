@@ -72,8 +72,10 @@ def dqn_quality(out: Path = OUT_OPTION, small: bool = SMALL_OPTION) -> None:
 def devnet(nodes: int = typer.Option(4, help="Number of nodes."),
            blocks: int = typer.Option(8000, help="Most blocks to produce."),
            env: str = typer.Option("CartPole-v1", help="Oracle environment."),
+           k: int = typer.Option(ex.DEVNET_RLPOW_PARAMS["K"], "--k",
+                                 help="Gradient steps per block (the work knob)."),
            out: Path = OUT_OPTION) -> None:
     """N in-process nodes over the simulated network learn on chain; prints S/A/R progress."""
-    cfg = ex.DevnetConfig(nodes=nodes, blocks=blocks, env=env)
+    cfg = ex.DevnetConfig(nodes=nodes, blocks=blocks, env=env, params={"K": k})
     summary = ex.run_devnet(out, cfg, log=typer.echo)
     _print({k: v for k, v in summary.items() if k != "evals"})

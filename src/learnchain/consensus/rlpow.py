@@ -77,6 +77,12 @@ def default_rlpow_params() -> dict[str, Any]:
             "base_reward": 10, "kappa": 40, "reward_cap_fp": SCALE}
 
 
+DEVNET_RLPOW_PARAMS: dict[str, Any] = {"K": 4}
+"""Devnets and demos: 4 gradient steps per block (env step). With K = 1, four CartPole nodes
+need about 5,000-9,000+ blocks and some runs do not settle; K = 4 solves in 1,000-2,000 blocks
+for about 1.5 ms more work per block (docs/experiments/rlpow.md §0)."""
+
+
 def mint_for(reward_fp: int, params: dict[str, Any]) -> int:
     """Coinbase ``base + κ·clip(R, 0, R_cap)`` in whole tokens (κ is tokens per unit reward)."""
     clipped = clip_reward_fp(reward_fp, int(params["reward_cap_fp"]))

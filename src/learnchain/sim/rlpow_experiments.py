@@ -36,7 +36,7 @@ from typing import Any
 from learnchain.apps.registry import build_apps
 from learnchain.consensus.base import FORK_CHOICE_RULES
 from learnchain.consensus.registry import build_engine
-from learnchain.consensus.rlpow import RLPowEngine, default_rlpow_params
+from learnchain.consensus.rlpow import DEVNET_RLPOW_PARAMS, RLPowEngine, default_rlpow_params
 from learnchain.core.chain import Chain
 from learnchain.core.crypto import PrivateKey, to_checksum_address
 from learnchain.core.encoding import decode
@@ -862,14 +862,18 @@ def run_dqn_quality(out: Path | None, steps: int = 20_000, solve_seeds: int = 3,
 
 @dataclass(frozen=True)
 class DevnetConfig:
+    """``params`` default to ``DEVNET_RLPOW_PARAMS``; a head scoring ``solve_return`` on
+    ``eval_episodes`` counts as solved once ``confirm_episodes`` fresh episodes agree."""
+
     nodes: int = 4
     blocks: int = 8000
     env: str = "CartPole-v1"
     block_interval_s: float = 1.0
     eval_every: int = 250
     eval_episodes: int = 20
+    confirm_episodes: int = 100
     solve_return: float | None = 195.0
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=lambda: dict(DEVNET_RLPOW_PARAMS))
     seed: int = 0
 
 
@@ -911,7 +915,14 @@ def run_devnet(out: Path | None, cfg: DevnetConfig | None = None,
                     f"return={row['return']:g}  greedy θ_after: {score:.1f} "
                     f"({time.perf_counter() - t0:.0f} s)")
             if cfg.solve_return is not None and score >= cfg.solve_return:
-                solved.append(block.height)
+                confirm = dqn.evaluate_greedy(theta, cfg.env, cfg.confirm_episodes,
+                                              coins.hash_parts(run_seed, b"confirm",
+                                                               block.hash))
+                if log is not None:
+                    log(f"             confirmation on {cfg.confirm_episodes} episodes: "
+                        f"{confirm:.1f}")
+                if confirm >= cfg.solve_return:
+                    solved.append(block.height)
         if height < cfg.blocks and not solved:
             net.scheduler.after(cfg.block_interval_s * 1000, lambda: produce(height + 1))
 
