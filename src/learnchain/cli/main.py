@@ -275,8 +275,10 @@ def chain_policy(datadir: Path = DATADIR_OPTION,
                  as_json: bool = JSON_OPTION) -> None:
     """rlpow: how well the canonical chain's current policy (the head's θ_after) plays.
 
-    Greedy episodes on the chain's own oracle, off-chain and seeded by the head hash, so the
-    figure is reproducible; run it against any node's datadir while the devnet runs.
+    Greedy episodes on the chain's own oracle, off-chain and seeded by the block hash, so the
+    figure is reproducible; run it against any node's datadir while the devnet runs. A node
+    that fetched only a sample of a large proof may lack the head's θ_after: the newest block
+    whose θ_after it stores is evaluated, and its height is printed.
     """
     _, chain = _open(datadir)
     engine = chain.engine
