@@ -122,3 +122,29 @@ def test_blobs_no_peer_holds_drop_the_block_unjudged_until_a_holder_connects(mon
     net.connect("n2", "n0")
     net.settle(30)
     assert late.chain.head_hash == net.nodes["n0"].chain.head_hash
+
+
+def test_a_peer_serving_corrupted_blobs_is_banned_and_an_honest_one_completes_the_sync(
+        monkeypatch):
+    monkeypatch.setattr(p2p, "INLINE_SIDECAR_BYTES", 1)
+    net = _network(3, PARAMS, seed=7)
+    liar = net.nodes["n1"]
+    honest_blob = liar.chain.engine.blob
+    monkeypatch.setattr(liar.chain.engine, "blob",
+                        lambda digest: None if (b := honest_blob(digest)) is None
+                        else bytes([b[0] ^ 1]) + b[1:])
+    net.connect("n0", "n1")
+    net.run(2)
+    for i in range(6):
+        net.at(3 + i, net.nodes["n0"].node.produce_block)
+    net.run(10)
+    assert liar.chain.height == 6, "the liar itself verified the blocks it got from n0"
+    late = net.nodes["n2"]
+    net.connect("n2", "n1")
+    net.settle(20)
+    assert late.chain.height < 6 and not late.chain.invalid
+    assert late.p2p.stats.penalties > 0
+    assert "n1" not in late.p2p.peers and liar.key.address in late.p2p.banned
+    net.connect("n2", "n0")
+    net.settle(30)
+    assert late.chain.head_hash == net.nodes["n0"].chain.head_hash
