@@ -518,8 +518,8 @@ class P2PNode:
         """Store what arrived, import what is now complete, and ask again for the rest: the
         same peer while it keeps delivering, every other peer for what it says it lacks."""
         blobs = body.get("blobs", {})
-        self._accept_sidecar(peer, blobs)
-        self.stats.blobs_fetched += len(blobs)
+        if self._accept_sidecar(peer, blobs):
+            self.stats.blobs_fetched += len(blobs)
         lacks = {digest_of_cid(c) for c in body.get("missing", [])[:MAX_BLOBS_PER_REQUEST]}
         replies: list[tuple[str, dict]] = []
         asks: dict[str, dict[bytes, None]] = {}
@@ -603,12 +603,14 @@ class P2PNode:
             self.broadcast_block(block, peer.addr)
         return result.status
 
-    def _accept_sidecar(self, peer: Peer, blobs: dict[str, bytes]) -> None:
+    def _accept_sidecar(self, peer: Peer, blobs: dict[str, bytes]) -> bool:
         if blobs:
             try:
                 self.chain.engine.accept_sidecar(blobs)
             except (InvalidBlock, ValueError) as exc:
                 self.penalise(peer, "malformed", f"sidecar: {exc}")
+                return False
+        return True
 
     def _on_tx(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
         if body.get("hash") in self.seen_txs:
