@@ -7,6 +7,8 @@ import random
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from learnchain.ml import dqn
 from learnchain.ml.coins import COIN_RANGE, coin_indices, derive_seed
@@ -308,3 +310,33 @@ def test_cartpole_is_solved_by_single_learner() -> None:
     res = dqn.learn_offline("CartPole-v1", 20_000, 1, b"s1", C=200, eval_every=500)
     assert res.solved_at is not None and res.final_eval is not None
     assert res.final_eval >= 195.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_cached_blob_headers_parse_exactly_like_a_fresh_parse(data: st.DataObject) -> None:
+    """The header cache is a shortcut, never a different verdict: a blob with any one header
+    byte changed decodes (or fails) the same with the cache primed as with it empty."""
+    spec = dqn.NetSpec(4, 2, (8,))
+    params = dqn.init_params(spec, b"p" * 32)
+    opt = dqn.init_opt_bytes(params, dqn.DQNConfig(hidden=(8,)))
+    blob, magic = data.draw(st.sampled_from([(params, dqn.PARAMS_MAGIC),
+                                             (opt, dqn.OPT_MAGIC)]))
+    header_len = len(blob) - 4 * (len(dqn._decode_blob(blob, magic)[2]))
+    at = data.draw(st.integers(0, header_len - 1))
+    mutated = bytearray(blob)
+    mutated[at] = data.draw(st.integers(0, 255).filter(lambda v: v != blob[at]))
+    mutated_blob = bytes(mutated)
+
+    def outcome() -> object:
+        try:
+            counter, entries, flat = dqn._decode_blob(mutated_blob, magic)
+            return counter, tuple(entries), flat.tobytes()
+        except dqn.VerificationError as exc:
+            return ("error", type(exc))
+
+    dqn._HEADERS.clear()
+    fresh = outcome()
+    dqn._HEADERS.clear()
+    dqn._decode_blob(blob, magic)  # prime the cache with the honest header
+    assert outcome() == fresh
