@@ -17,10 +17,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-import numpy as np
-import torch
-from torch.nn import functional as F
-
+from _common import plain_torch_dqn
 from learnchain.ml import dqn
 from learnchain.ml.coins import derive_seed
 from learnchain.ml.envs import make_env
@@ -43,22 +40,7 @@ def build_history(n: int) -> dqn.ReplayBuffer:
 
 
 def raw_loop(params: bytes, buf: dqn.ReplayBuffer, K: int) -> None:
-    net = dqn.net_from_bytes(params)
-    tgt = dqn.net_from_bytes(params)
-    opt = torch.optim.Adam(net.parameters(), lr=HP.lr)
-    rng = np.random.default_rng(0)
-    for i in range(K):
-        obs, act, rew, nobs, done = buf.gather(rng.integers(0, len(buf), HP.batch_size).tolist())
-        with torch.no_grad():
-            y = rew + HP.gamma * tgt(nobs).max(dim=1).values * (1.0 - done)
-        q = net(obs).gather(1, act.unsqueeze(1)).squeeze(1)
-        loss = F.smooth_l1_loss(q, y)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), HP.max_grad_norm_ppb / 1e9)
-        opt.step()
-        if (i + 1) % C == 0:
-            tgt.load_state_dict(net.state_dict())
+    plain_torch_dqn(params, buf, K, C, HP)
 
 
 def bare_loop(params: bytes, opt: bytes, buf: dqn.ReplayBuffer, K: int, seed: bytes) -> None:

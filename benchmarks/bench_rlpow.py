@@ -30,10 +30,7 @@ import threading
 import time
 from typing import Any
 
-import numpy as np
-import torch
-from torch.nn import functional as F
-
+from _common import plain_torch_dqn
 from learnchain.core.types import Block
 from learnchain.ml import dqn
 from learnchain.sim.rlpow_experiments import (
@@ -53,23 +50,7 @@ RUNS = 3
 def raw_dqn_steps(params: bytes, buf: dqn.ReplayBuffer, K: int, C: int,
                   hp: dqn.DQNConfig) -> float:
     """K plain PyTorch DQN steps (the work without consensus); returns seconds."""
-    net, tgt = dqn.net_from_bytes(params), dqn.net_from_bytes(params)
-    opt = torch.optim.Adam(net.parameters(), lr=hp.lr)
-    rng = np.random.default_rng(0)
-    t0 = time.perf_counter()
-    for i in range(K):
-        obs, act, rew, nobs, done = buf.gather(rng.integers(0, len(buf), hp.batch_size).tolist())
-        with torch.no_grad():
-            y = rew + hp.gamma * tgt(nobs).max(dim=1).values * (1.0 - done)
-        q = net(obs).gather(1, act.unsqueeze(1)).squeeze(1)
-        loss = F.smooth_l1_loss(q, y)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), hp.max_grad_norm_ppb / 1e9)
-        opt.step()
-        if (i + 1) % C == 0:
-            tgt.load_state_dict(net.state_dict())
-    return time.perf_counter() - t0
+    return plain_torch_dqn(params, buf, K, C, hp)
 
 
 def bare_steps(state: dqn.LearnerState, buf: dqn.ReplayBuffer, K: int, C: int,
