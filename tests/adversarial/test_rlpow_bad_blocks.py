@@ -16,7 +16,7 @@ import pytest
 
 from learnchain.consensus.rlpow import Manifest, env_seed
 from learnchain.core.crypto import PrivateKey
-from learnchain.core.errors import InvalidBlock
+from learnchain.core.errors import DataUnavailable, InvalidBlock
 from learnchain.core.types import Block
 from learnchain.ml import dqn
 from learnchain.ml.fixedpoint import SCALE
@@ -149,7 +149,13 @@ def test_wrong_amount_of_work():
 def test_parameters_unavailable_without_the_sidecar():
     prover, verifier, keys = setup()
     block = prover.propose(keys[0])
-    reject(verifier, prover, block, "parameters unavailable", sidecar=False)
+    with pytest.raises(DataUnavailable, match="parameters unavailable"):
+        verifier.chain.add_block(block)
+    assert block.hash not in verifier.chain.invalid, "missing data is not a verdict"
+    assert not verifier.chain.has_block(block.hash)
+    verifier.engine.accept_sidecar(prover.engine.sidecar(block))
+    verifier.chain.add_block(block)
+    assert verifier.chain.head_hash == block.hash
 
 
 def test_audited_step_blobs_unavailable():

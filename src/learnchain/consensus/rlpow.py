@@ -44,7 +44,7 @@ from typing import Any
 
 from learnchain.consensus.base import ConsensusEngine, ConsensusParams
 from learnchain.core.encoding import decode, encode
-from learnchain.core.errors import ConfigError, EncodingError, InvalidBlock
+from learnchain.core.errors import ConfigError, DataUnavailable, EncodingError, InvalidBlock
 from learnchain.core.types import Block, BlockHeader
 from learnchain.ml import coins, dqn, envs
 from learnchain.ml.fixedpoint import PPB, SCALE, clip_reward_fp
@@ -519,7 +519,7 @@ class RLPowEngine(ConsensusEngine):
                                f"but the schedule gives {eps} at height {header.height}")
         theta = self.blobs.get(f["theta"])
         if theta is None:
-            raise InvalidBlock(f"parameters unavailable: θ_before {f['theta_cid']} is not in "
+            raise DataUnavailable(f"parameters unavailable: θ_before {f['theta_cid']} is not in "
                                "the content store")
         coin = exploration_coin(parent_rec.seed, header.proposer)
         obs = self.env.observe(parent_rec.state)
@@ -545,7 +545,7 @@ class RLPowEngine(ConsensusEngine):
     def _manifest(self, header: BlockHeader) -> Manifest:
         data = self.blobs.get(header.engine_fields["work"])
         if data is None:
-            raise InvalidBlock(f"parameters unavailable: training manifest "
+            raise DataUnavailable(f"parameters unavailable: training manifest "
                                f"{cid_of_digest(header.engine_fields['work'])} is not in the "
                                "content store")
         return Manifest.from_bytes(data)
@@ -581,7 +581,7 @@ class RLPowEngine(ConsensusEngine):
         for digest, j in digests.items():
             data = self.blobs.get(digest)
             if data is None:
-                raise InvalidBlock(f"parameters unavailable: blob {cid_of_digest(digest)} of "
+                raise DataUnavailable(f"parameters unavailable: blob {cid_of_digest(digest)} of "
                                    f"training step {manifest.step0 + j} is not in the content "
                                    "store")
             needed[digest] = data
@@ -629,8 +629,11 @@ class RLPowEngine(ConsensusEngine):
         """Blobs this node lacks to verify `block`: the manifest and θ_before first, then
         (once the manifest is here) the states its audits will read.
 
-        Uses the current audit count; a governance change between the block's parent and the
-        head only means a second fetch after verification names what it lacked.
+        Plans with the head's audit count. Audit choices are nested (s steps are the first s
+        distinct coins), so a count that was lower at the block's parent only over-fetches. One
+        that was higher (governance lowered it since) leaves a blob out: verification then
+        refuses the block as ``DataUnavailable``, which the chain does not remember as invalid,
+        but refetching what it names is not automated.
         """
         f = block.header.engine_fields
         work, theta = f.get("work"), f.get("theta")

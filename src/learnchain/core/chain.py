@@ -20,7 +20,13 @@ from typing import Any
 from learnchain.apps.base import App, BlockInfo
 from learnchain.consensus.base import BlockMetrics, ConsensusEngine, ConsensusParams, fork_rule
 from learnchain.core.encoding import decode, encode, encode_list_of_encoded
-from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction, StoreError
+from learnchain.core.errors import (
+    DataUnavailable,
+    EncodingError,
+    InvalidBlock,
+    InvalidTransaction,
+    StoreError,
+)
 from learnchain.core.execution import (
     ExecutionResult,
     Executor,
@@ -346,8 +352,10 @@ class Chain:
             self.head, self.head_metrics = old_head, old_metrics
             bad = branch[min(len(applied), len(branch) - 1)]
             self._discard_from(bad.hash, f"block 0x{bad.hash.hex()[:16]} at height "
-                               f"{bad.height}: {exc}")
-            raise InvalidBlock(str(exc)) from None
+                               f"{bad.height}: {exc}",
+                               remember=not isinstance(exc, DataUnavailable))
+            raise (DataUnavailable if isinstance(exc, DataUnavailable) else InvalidBlock)(
+                str(exc)) from None
         except BaseException:
             for journal in reversed(applied):
                 self.state.apply(journal.undo)
@@ -358,13 +366,15 @@ class Chain:
         return AddResult(AddStatus.NEW_HEAD, block.hash, depth, tuple(b.hash for b in branch),
                          tuple(b for b, _ in undone))
 
-    def _discard_from(self, bad_hash: bytes, reason: str) -> None:
-        """Forget an invalid block and everything built on it."""
+    def _discard_from(self, bad_hash: bytes, reason: str, *, remember: bool = True) -> None:
+        """Forget an invalid block and everything built on it (only drop them, unjudged, when
+        `remember` is False: their data was missing, so they may come back with it)."""
         with self.store.transaction():
             stack = [bad_hash]
             while stack:
                 current = stack.pop()
-                self._remember_invalid(current, reason)
+                if remember:
+                    self._remember_invalid(current, reason)
                 stack.extend(self.store.children(current))
                 self.store.delete_block(current)
 

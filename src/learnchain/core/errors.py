@@ -20,6 +20,14 @@ class InvalidBlock(LearnchainError):
     """A block that no node may accept."""
 
 
+class DataUnavailable(InvalidBlock):
+    """A block that cannot be checked yet: off-chain data it commits to is not here.
+
+    Not a verdict on the block, so a chain does not remember it as invalid; it is refused now
+    and can be imported again once the data has arrived.
+    """
+
+
 class ConfigError(LearnchainError):
     """A genesis or node configuration that cannot be used."""
 

@@ -19,7 +19,12 @@ from typing import Any
 
 from learnchain.core.chain import AddStatus
 from learnchain.core.crypto import PrivateKey
-from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction
+from learnchain.core.errors import (
+    DataUnavailable,
+    EncodingError,
+    InvalidBlock,
+    InvalidTransaction,
+)
 from learnchain.core.types import Block, BlockHeader, Transaction
 from learnchain.net.protocol import (
     MAX_BLOBS_PER_REQUEST,
@@ -593,6 +598,10 @@ class P2PNode:
             return AddStatus.DUPLICATE
         try:
             result = self.node.import_block(block)
+        except DataUnavailable as exc:  # not the peer's fault as far as we can tell
+            log.info("block %s from %s not imported yet: %s", block.hash.hex()[:16], peer.addr,
+                     exc)
+            return None
         except InvalidBlock as exc:
             self.penalise(peer, "invalid-block", str(exc))
             return None
