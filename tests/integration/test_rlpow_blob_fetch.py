@@ -148,3 +148,27 @@ def test_a_peer_serving_corrupted_blobs_is_banned_and_an_honest_one_completes_th
     net.connect("n2", "n0")
     net.settle(30)
     assert late.chain.head_hash == net.nodes["n0"].chain.head_hash
+
+
+def test_a_fetch_plan_that_misses_blobs_recovers_from_what_the_refusal_names(monkeypatch):
+    """If a node plans its fetch wrongly (e.g. the audit count changed by governance since the
+    block), verification refuses the block as DataUnavailable naming the blobs; the node
+    remembers no verdict, fetches exactly those, and imports the block at the next sync."""
+    monkeypatch.setattr(p2p, "INLINE_SIDECAR_BYTES", 1)
+    net = _network(2, PARAMS, seed=9)
+    planner = net.nodes["n1"].chain.engine
+    first_phase_only = planner.missing_blobs
+    monkeypatch.setattr(planner, "missing_blobs",
+                        lambda block: [d for d in first_phase_only(block)
+                                       if d in (block.header.engine_fields["work"],
+                                                block.header.engine_fields["theta"])])
+    net.connect("n0", "n1")
+    net.run(2)
+    for i in range(6):
+        net.at(3 + i, net.nodes["n0"].node.produce_block)
+    net.run(10)
+    net.settle(60)
+    n1 = net.nodes["n1"]
+    assert n1.chain.head_hash == net.nodes["n0"].chain.head_hash
+    assert not n1.chain.invalid and n1.p2p.refetch, "refusals were recorded, not verdicts"
+    assert n1.chain.engine.stats["audited_steps"] > 0

@@ -519,8 +519,8 @@ class RLPowEngine(ConsensusEngine):
                                f"but the schedule gives {eps} at height {header.height}")
         theta = self.blobs.get(f["theta"])
         if theta is None:
-            raise DataUnavailable(f"parameters unavailable: θ_before {f['theta_cid']} is not in "
-                               "the content store")
+            raise DataUnavailable(f"parameters unavailable: θ_before {f['theta_cid']} is not "
+                                  "in the content store", (f["theta"],))
         coin = exploration_coin(parent_rec.seed, header.proposer)
         obs = self.env.observe(parent_rec.state)
         try:
@@ -545,9 +545,9 @@ class RLPowEngine(ConsensusEngine):
     def _manifest(self, header: BlockHeader) -> Manifest:
         data = self.blobs.get(header.engine_fields["work"])
         if data is None:
+            work = header.engine_fields["work"]
             raise DataUnavailable(f"parameters unavailable: training manifest "
-                               f"{cid_of_digest(header.engine_fields['work'])} is not in the "
-                               "content store")
+                                  f"{cid_of_digest(work)} is not in the content store", (work,))
         return Manifest.from_bytes(data)
 
     def validate_training(self, block: Block, parent_rec: BlockRecord, start: LineageEntry,
@@ -582,8 +582,9 @@ class RLPowEngine(ConsensusEngine):
             data = self.blobs.get(digest)
             if data is None:
                 raise DataUnavailable(f"parameters unavailable: blob {cid_of_digest(digest)} of "
-                                   f"training step {manifest.step0 + j} is not in the content "
-                                   "store")
+                                      f"training step {manifest.step0 + j} is not in the "
+                                      "content store",
+                                      tuple(d for d in digests if not self.blobs.has(d)))
             needed[digest] = data
         foreign = manifest.compute != self.compute
         settings = dqn.TrainingSettings(manifest.compute, self.hyper, self.spec, k,
@@ -632,8 +633,8 @@ class RLPowEngine(ConsensusEngine):
         Plans with the head's audit count. Audit choices are nested (s steps are the first s
         distinct coins), so a count that was lower at the block's parent only over-fetches. One
         that was higher (governance lowered it since) leaves a blob out: verification then
-        refuses the block as ``DataUnavailable``, which the chain does not remember as invalid,
-        but refetching what it names is not automated.
+        refuses the block as ``DataUnavailable`` naming it, which the chain does not remember
+        as invalid and the peer layer fetches before the block's next import.
         """
         f = block.header.engine_fields
         work, theta = f.get("work"), f.get("theta")

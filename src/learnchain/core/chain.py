@@ -354,8 +354,9 @@ class Chain:
             self._discard_from(bad.hash, f"block 0x{bad.hash.hex()[:16]} at height "
                                f"{bad.height}: {exc}",
                                remember=not isinstance(exc, DataUnavailable))
-            raise (DataUnavailable if isinstance(exc, DataUnavailable) else InvalidBlock)(
-                str(exc)) from None
+            if isinstance(exc, DataUnavailable):
+                raise DataUnavailable(str(exc), exc.digests) from None
+            raise InvalidBlock(str(exc)) from None
         except BaseException:
             for journal in reversed(applied):
                 self.state.apply(journal.undo)

@@ -24,8 +24,13 @@ class DataUnavailable(InvalidBlock):
     """A block that cannot be checked yet: off-chain data it commits to is not here.
 
     Not a verdict on the block, so a chain does not remember it as invalid; it is refused now
-    and can be imported again once the data has arrived.
+    and can be imported again once the data has arrived. ``digests`` names the missing data
+    so that a node can fetch exactly that.
     """
+
+    def __init__(self, message: str, digests: tuple[bytes, ...] = ()) -> None:
+        super().__init__(message)
+        self.digests = digests
 
 
 class ConfigError(LearnchainError):

@@ -150,6 +150,7 @@ class P2PNode:
         self.on_block_seen: list[Callable[[Block, str | None], None]] = []
         self.arrivals: OrderedDict[bytes, int] = OrderedDict()
         self.awaiting: OrderedDict[bytes, Awaiting] = OrderedDict()
+        self.refetch: OrderedDict[bytes, tuple[bytes, ...]] = OrderedDict()
         node.on_imported.append(self._record_arrival)
         node.on_produced.append(lambda block: self.broadcast_block(block, None))
         node.on_tx_accepted.append(lambda tx: self.broadcast_tx(tx, None))
@@ -480,6 +481,8 @@ class P2PNode:
                 continue  # _import penalises it
             if not self.chain.has_block(block.hash):
                 missing.update(dict.fromkeys(self.chain.engine.missing_blobs(block)))
+                missing.update(dict.fromkeys(d for d in self.refetch.get(block.hash, ())
+                                             if self.chain.engine.blob(d) is None))
         return list(missing)
 
     def _import_when_available(self, peer: Peer, raws: list[bytes], *, gossip: bool,
@@ -601,6 +604,9 @@ class P2PNode:
         except DataUnavailable as exc:  # not the peer's fault as far as we can tell
             log.info("block %s from %s not imported yet: %s", block.hash.hex()[:16], peer.addr,
                      exc)
+            self.refetch[block.hash] = exc.digests  # fetched before its next import
+            while len(self.refetch) > MAX_AWAITING:
+                self.refetch.popitem(last=False)
             return None
         except InvalidBlock as exc:
             self.penalise(peer, "invalid-block", str(exc))
