@@ -340,3 +340,30 @@ def test_cached_blob_headers_parse_exactly_like_a_fresh_parse(data: st.DataObjec
     dqn._HEADERS.clear()
     dqn._decode_blob(blob, magic)  # prime the cache with the honest header
     assert outcome() == fresh
+
+
+GOLDEN_PLATFORM = {"torch_version": "2.13.0+cpu", "cpu_capability": "AVX512",
+                   "machine": "x86_64"}
+GOLDEN_ROOT = "17ba46110a8bddc08ef0fcb071fd87863f8ae9de45e9f21a5bd32568b8c87b30"
+
+
+def test_training_arithmetic_is_unchanged_on_the_recorded_platform() -> None:
+    """Consensus pins the bits of every training step: a refactor of the learner (storage,
+    caching, reuse) must reproduce the recorded proof root exactly. The root was recorded
+    before the numpy replay buffer, the blob-header cache and the scratch learner existed."""
+    record = dqn.ComputeSettings.current().to_record()
+    if any(str(record[k]) != v for k, v in GOLDEN_PLATFORM.items()):
+        pytest.skip(f"golden root recorded on {GOLDEN_PLATFORM}, this is "
+                    f"{ {k: record[k] for k in GOLDEN_PLATFORM} }")
+    hp = dqn.DQNConfig()
+    env = make_env("CartPole-v1")
+    params = dqn.init_params(dqn.NetSpec(env.obs_dim, env.n_actions, hp.hidden), b"g" * 32)
+    buf = dqn.ReplayBuffer(env.obs_dim)
+    state = env.reset(b"r" * 32)
+    for i in range(400):
+        action = (i * 7 // 3) % 2
+        out = env.step(state, action, bytes([i % 256]) * 32)
+        buf.append(dqn.Transition.from_outcome(env, state, action, out))
+        state = out.next_state
+    assert dqn.train(params, params, buf, 300, 50, 0, b"seed" * 8, hp).root().hex() == \
+        GOLDEN_ROOT
