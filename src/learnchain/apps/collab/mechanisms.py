@@ -146,13 +146,20 @@ def refund(c: Contribution, sender: bytes, now: int, prediction: int,
     Mutates `c` (claimable → 0, sender marked as claimant); the caller counts the
     contribution as good for the author.
     """
+    if sender == c.author and sender in c.claimed_by:
+        raise AppError(E_CLAIMED_SUBMITTER)
+    return _settle_author_claim(c, sender, now, prediction, params.refund_wait_s)
+
+
+def _settle_author_claim(c: Contribution, sender: bytes, now: int, prediction: int,
+                         wait_s: int) -> int:
+    """The rule both refund mechanisms share: only the author, only once something is left,
+    only after the wait, only if the model now agrees. Returns what was left; mutates `c`."""
     if sender != c.author:
         raise AppError(E_NOT_SENDER)
-    if sender in c.claimed_by:
-        raise AppError(E_CLAIMED_SUBMITTER)
     if c.claimable == 0:
         raise AppError(E_NOTHING_LEFT)
-    if now - c.time < params.refund_wait_s:
+    if now - c.time < wait_s:
         raise AppError(E_TOO_EARLY)
     if prediction != c.label:
         raise AppError(E_DISAGREES)
@@ -217,16 +224,7 @@ class PointsParams:
 def points_refund(c: Contribution, sender: bytes, now: int, prediction: int,
                   params: PointsParams) -> None:
     """The author claims the contribution as good (one point); the first claim settles it."""
-    if sender != c.author:
-        raise AppError(E_NOT_SENDER)
-    if c.claimable == 0:
-        raise AppError(E_NOTHING_LEFT)
-    if now - c.time < params.refund_wait_s:
-        raise AppError(E_TOO_EARLY)
-    if prediction != c.label:
-        raise AppError(E_DISAGREES)
-    c.claimable = 0
-    c.claimed_by.append(sender)
+    _settle_author_claim(c, sender, now, prediction, params.refund_wait_s)
 
 
 def points_report(c: Contribution, reporter: bytes, now: int, prediction: int,
