@@ -11,6 +11,7 @@ from learnchain.apps.market.stackelberg import (
     CONCAVE,
     TULLOCK,
     Consumer,
+    DemandCurve,
     MarketModelError,
     best_integer_price,
     best_responses,
@@ -91,3 +92,10 @@ def test_integer_price_is_optimal_on_the_whole_grid(pairs, cost, capacity, cap):
     price, profit = result
     assert price in feasible
     assert profit == max(leader_profit(people, p, cost, capacity) for p in feasible)
+
+
+@settings(max_examples=80, deadline=None)
+@given(consumers, st.fractions(min_value=Fraction(1, 100), max_value=600))
+def test_demand_curve_agrees_with_summed_best_responses(pairs, price):
+    people = [Consumer(f, v) for f, v in pairs]
+    assert DemandCurve(people)(price) == total_demand(people, price)

@@ -84,7 +84,7 @@ def validate_price(market: dict[str, Any], consumers: list[sg.Consumer], price: 
                 f"the market rations at the cap {market['price_cap']}")
         return
     best_price, best_profit = optimum
-    demand = sg.total_demand(consumers, price)
+    demand = sg.DemandCurve(consumers)(price)
     if demand > market["remaining"]:
         raise MarketError(f"at price {price} demand {float(demand):.4g} exceeds the "
                           f"{market['remaining']} units left (the optimum is {best_price})")

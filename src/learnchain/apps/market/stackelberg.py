@@ -18,6 +18,7 @@ with `math.isqrt` and then settles by comparing neighbouring integer prices exac
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -140,6 +141,29 @@ def _capacity_price(pieces: list[_Piece], capacity: Fraction) -> Fraction | None
     return None
 
 
+class DemandCurve:
+    """Total demand D(p) of a fixed set of followers, built once: O(log n) per price.
+
+    The pieces and Tullock spend are computed when the curve is built, so checking a posted
+    price against many candidates costs one pass over the consumers, not one per candidate.
+    """
+
+    def __init__(self, consumers: Sequence[Consumer]) -> None:
+        self.pieces = _pieces(consumers)
+        self._edges = [piece.lo for piece in self.pieces]
+
+    def __call__(self, price: Number) -> Fraction:
+        p = Fraction(price)
+        if p <= 0:
+            raise MarketModelError("price must be positive")
+        index = bisect.bisect_left(self._edges, p) - 1
+        piece = self.pieces[max(index, 0)]
+        return max(Fraction(0), piece.numerator / p - piece.k)
+
+    def fitting_price(self, capacity: Number) -> Fraction | None:
+        return _capacity_price(self.pieces, Fraction(capacity))
+
+
 def _stationary(piece: _Piece, unit_cost: Fraction) -> list[Fraction]:
     if piece.k == 0 or unit_cost <= 0:
         return []
@@ -199,8 +223,9 @@ def best_integer_price(consumers: Sequence[Consumer], unit_cost: int, *, capacit
     to the cap makes demand fit: the market is short and rations at the cap.
     """
     cost = Fraction(unit_cost)
-    pieces = _pieces(consumers)
-    fits = _capacity_price(pieces, Fraction(capacity))
+    curve = DemandCurve(consumers)
+    pieces = curve.pieces
+    fits = curve.fitting_price(capacity)
     if fits is None:
         return None
     lo = max(price_floor, unit_cost, math.ceil(fits), 1)
@@ -217,7 +242,7 @@ def best_integer_price(consumers: Sequence[Consumer], unit_cost: int, *, capacit
             candidates.update({root, root + 1})
     best_p, best_profit = lo, Fraction(-1)
     for p in sorted(c for c in candidates if lo <= c <= hi):
-        profit = (Fraction(p) - cost) * min(total_demand(consumers, p), Fraction(capacity))
+        profit = (Fraction(p) - cost) * min(curve(p), Fraction(capacity))
         if profit > best_profit:
             best_p, best_profit = p, profit
     return best_p, best_profit
