@@ -18,7 +18,13 @@ def _collab() -> App:
     return CollabApp()
 
 
-OPTIONAL_APPS: dict[str, Callable[[], App]] = {"collab": _collab}
+def _market() -> App:
+    from learnchain.apps.market.app import MarketApp
+
+    return MarketApp()
+
+
+OPTIONAL_APPS: dict[str, Callable[[], App]] = {"collab": _collab, "market": _market}
 
 
 def register_optional_app(name: str, factory: Callable[[], App]) -> None:

@@ -1,0 +1,1 @@
+"""Compute-resource market: Stackelberg pricing (off chain) checked and settled on chain."""
