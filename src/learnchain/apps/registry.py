@@ -18,7 +18,13 @@ def _collab() -> App:
     return CollabApp()
 
 
-OPTIONAL_APPS: dict[str, Callable[[], App]] = {"collab": _collab}
+def _crowd() -> App:
+    from learnchain.apps.crowd.app import CrowdApp
+
+    return CrowdApp()
+
+
+OPTIONAL_APPS: dict[str, Callable[[], App]] = {"collab": _collab, "crowd": _crowd}
 
 
 def register_optional_app(name: str, factory: Callable[[], App]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -56,6 +57,18 @@ class NodeClient:
     def query(self, app: str, method: str, args: dict[str, Any]) -> Any:
         return self._call("POST", f"/v1/query/{app}/{method}",
                           json={"args": to_json(args)})["result"]
+
+    def put_content(self, data: bytes) -> bytes:
+        """Store a blob in the node's content store; returns its SHA-256 digest."""
+        found = self._call("POST", "/v1/content", json={"data": "0x" + data.hex()})
+        return bytes.fromhex(found["digest"][2:])
+
+    def get_content(self, digest: bytes) -> bytes:
+        """A blob by digest, checked against it (the node need not be trusted)."""
+        data = bytes.fromhex(self._call("GET", f"/v1/content/0x{digest.hex()}")["data"][2:])
+        if hashlib.sha256(data).digest() != digest:
+            raise ApiClientError(f"node served content that does not hash to 0x{digest.hex()}")
+        return data
 
     def send(self, key: PrivateKey, app: str, method: str, args: dict[str, Any]) -> Transaction:
         """Sign with the node's next nonce for this key and submit."""
