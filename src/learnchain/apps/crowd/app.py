@@ -112,8 +112,6 @@ class CrowdApp(App):
                                   f"{task['id']}")
         if ctx.sender == task["requester"]:
             raise R.AlreadyJoined("the requester cannot take a worker seat in its own task")
-        if len(task["workers"]) >= task["n"]:
-            raise R.TaskFull(f"task {task['id']} already has its {task['n']} workers")
         ctx.bank.deposit(_escrow(task["id"]), amount)
         task["workers"].append(ctx.sender)
         for field, empty in (("commits", b""), ("results", b""), ("verdicts", ""),
@@ -170,10 +168,10 @@ class CrowdApp(App):
         a = Args(args)
         task = self._task(ctx.state, a.int("task_id"))
         seat = self._seat(task, ctx.sender)
-        R.require_phase(task, ctx.block.height, "commit")
-        value = validate_commitment(a.bytes("commitment"))
         if task["commits"][seat]:
             raise R.AlreadyCommitted(f"seat {seat} of task {task['id']} already committed")
+        R.require_phase(task, ctx.block.height, "commit")
+        value = validate_commitment(a.bytes("commitment"))
         if value in task["commits"]:
             raise R.DuplicateCommitment("this commitment was already submitted by another "
                                         "worker of the task")
@@ -188,11 +186,11 @@ class CrowdApp(App):
         a = Args(args)
         task = self._task(ctx.state, a.int("task_id"))
         seat = self._seat(task, ctx.sender)
+        if task["results"][seat]:
+            raise R.AlreadyRevealed(f"seat {seat} of task {task['id']} already revealed")
         R.require_phase(task, ctx.block.height, "reveal")
         if not task["commits"][seat]:
             raise R.NotCommitted(f"seat {seat} of task {task['id']} never committed")
-        if task["results"][seat]:
-            raise R.AlreadyRevealed(f"seat {seat} of task {task['id']} already revealed")
         result = a.bytes("result")
         if len(result) > R.MAX_RESULT_SIZE:
             raise R.BadTaskParams(f"result is larger than {R.MAX_RESULT_SIZE} bytes")

@@ -58,10 +58,6 @@ class AlreadyJoined(CrowdError):
     """The same address tried to take two of the n worker seats."""
 
 
-class TaskFull(CrowdError):
-    """All n seats are taken."""
-
-
 class NotAWorker(CrowdError):
     """The signer holds no seat in this task."""
 

@@ -199,6 +199,8 @@ class Worker:
             if not ok and key[1] == "settle" and "already" in (error or ""):
                 continue  # another participant settled first
             if not ok:
+                if key[1] == "join":  # lost the race for a seat: free the slot
+                    self._mine.discard(key[0])
                 self.stats.errors.append(f"task {key[0]} {key[1]}: {error}")
                 self._emit("refused", task=key[0], action=key[1], error=error)
             elif key[1] == "join":
