@@ -14,7 +14,7 @@ from learnchain.testing import dev_key
 
 
 @lru_cache(maxsize=2)
-def eval_data(subset: int = 64) -> bytes:
+def eval_data(subset: int = 512) -> bytes:
     return ml.eval_input("digits", reference_model(), subset)
 
 

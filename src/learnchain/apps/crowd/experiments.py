@@ -63,6 +63,24 @@ class Sandbox:
                 "deposit": 1000, "reward": 2000, **params}
         return self.call(requester, "publish", args).result["task_id"]
 
+    def publish_many(self, requester: str, tasks: list[dict[str, Any]]) -> list[int]:
+        """Publish several tasks in one block (so they share their deadlines)."""
+        txs = []
+        for params in tasks:
+            params = dict(params)
+            data = params.pop("data")
+            args = {"program": "eval-classifier", "version": 1, "input": self.store.put(data),
+                    "n": 2, "deposit": 1000, "reward": 2000, **params}
+            txs.append(self.node.send(requester, "crowd", "publish", args))
+        self.node.mine(1)
+        ids = []
+        for tx in txs:
+            found = self.node.chain.find_transaction(tx.hash)
+            if found is None or not found[2].success:
+                raise TxFailed(f"publish: {found[2].error if found else 'not included'}")
+            ids.append(found[2].result["task_id"])
+        return ids
+
     def task(self, task_id: int) -> dict[str, Any]:
         return self.node.chain.query("crowd", "task", {"task_id": task_id})
 
@@ -101,7 +119,7 @@ class PopulationConfig:
     population: dict[str, int] = field(default_factory=lambda: {
         "honest": 8, "lazy": 1, "junk": 1, "eck": 1, "copycat": 1, "coalition": 2})
     concurrent: int = 3
-    subset: int = 256
+    subset: int = 512
     seed: int = 7
 
 

@@ -153,6 +153,7 @@ class Worker:
     max_open: int = 4
     max_deposit: int | None = None
     programs: tuple[tuple[str, int], ...] = tuple(PROGRAMS)
+    tasks: frozenset[int] | None = None  # only these task ids (experiments that assign seats)
     on_event: Callable[[str, dict[str, Any]], None] | None = None
     stats: WorkerStats = field(default_factory=WorkerStats)
     _pending: dict[tuple[int, str], bytes] = field(default_factory=dict)
@@ -241,6 +242,8 @@ class Worker:
     # ----- the loop ----------------------------------------------------------------------
 
     def _wants(self, task: dict[str, Any]) -> bool:
+        if self.tasks is not None and task["id"] not in self.tasks:
+            return False
         if (task["program"], task["version"]) not in self.programs:
             return False
         if self.max_deposit is not None and task["deposit"] > self.max_deposit:
@@ -251,7 +254,11 @@ class Worker:
         """One pass: settle what is due, reveal, commit, then join new tasks."""
         self._check_pending()
         start = time.perf_counter()
-        tasks = self.backend.query("open_tasks", {})
+        if self.tasks is None:
+            tasks = self.backend.query("open_tasks", {})
+        else:
+            tasks = [t for t in (self.backend.query("task", {"task_id": i})
+                                 for i in sorted(self.tasks)) if t["status"] == "open"]
         height = self.backend.height() + 1  # the block our transactions can enter
         self.stats.chain_s += time.perf_counter() - start
         open_ids = {t["id"] for t in tasks}
