@@ -216,13 +216,13 @@ def eck_reason(result: bytes, task: dict[str, Any]) -> str | None:
     runs once per coin, and an output repeated under different coins carries no entropy from
     the coin, so it is treated as guessed rather than computed.
     """
+    known = {task["input"], *task["eck"]}
+    if sha256(result) in known:
+        return "known: the result is the input or a listed E_ck blob"
     try:
         outputs = split_result(result, task["coins"])
     except ValueError as exc:
         return f"malformed: {exc}"
-    known = {task["input"], *task["eck"]}
-    if sha256(result) in known:
-        return "known: the result is the input or a listed E_ck blob"
     for j, out in enumerate(outputs):
         if not out:
             return f"empty output under coin {j}"

@@ -31,6 +31,7 @@ from learnchain.core.encoding import encode
 from learnchain.core.errors import LearnchainError
 from learnchain.ml.coins import hash_parts
 
+MAX_ATTEMPTS = 4
 STRATEGIES = ("honest", "lazy", "junk", "eck", "copycat", "coalition")
 
 
@@ -160,6 +161,7 @@ class Worker:
     _done: set[tuple[int, str]] = field(default_factory=set)
     _results: dict[int, bytes] = field(default_factory=dict)
     _mine: set[int] = field(default_factory=set)
+    _attempt: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -173,8 +175,10 @@ class Worker:
         if self.on_event is not None:
             self.on_event(kind, data)
 
-    def salt(self, task_id: int) -> bytes:
-        return hash_parts(b"crowd/salt", self.backend.secret, R.task_context(task_id))
+    def salt(self, task_id: int, attempt: int = 0) -> bytes:
+        """K_i for the attempt-th commitment: secret, and re-derivable after a restart."""
+        return hash_parts(b"crowd/salt", self.backend.secret, R.task_context(task_id),
+                          attempt.to_bytes(4, "big"))
 
     def _send(self, task_id: int, action: str, method: str, args: dict[str, Any]) -> None:
         key = (task_id, action)
@@ -202,6 +206,9 @@ class Worker:
             if not ok:
                 if key[1] == "join":  # lost the race for a seat: free the slot
                     self._mine.discard(key[0])
+                if key[1].startswith("commit") and "another worker" in (error or ""):
+                    # someone front-ran our commitment: commit again under a fresh salt
+                    self._attempt[key[0]] = self._attempt.get(key[0], 0) + 1
                 self.stats.errors.append(f"task {key[0]} {key[1]}: {error}")
                 self._emit("refused", task=key[0], action=key[1], error=error)
             elif key[1] == "join":
@@ -235,9 +242,16 @@ class Worker:
         self._results[task_id] = result
         return result
 
-    def my_commitment(self, task: dict[str, Any]) -> bytes:
-        return commitment(R.sha256(self.result_for(task)), self.salt(task["id"]),
+    def my_commitment(self, task: dict[str, Any], attempt: int = 0) -> bytes:
+        return commitment(R.sha256(self.result_for(task)), self.salt(task["id"], attempt),
                           self.backend.address, R.task_context(task["id"]))
+
+    def _opening_salt(self, task: dict[str, Any], committed: bytes) -> bytes:
+        """The salt whose commitment is on chain (found again after a restart)."""
+        for attempt in range(MAX_ATTEMPTS):
+            if self.my_commitment(task, attempt) == committed:
+                return self.salt(task["id"], attempt)
+        return self.salt(task["id"], self._attempt.get(task["id"], 0))
 
     # ----- the loop ----------------------------------------------------------------------
 
@@ -286,12 +300,16 @@ class Worker:
                     return  # wait for someone to copy
                 value = others[0]
             else:
-                value = self.my_commitment(task)
-            self._send(task_id, "commit", "commit", {"task_id": task_id, "commitment": value})
+                value = self.my_commitment(task, self._attempt.get(task_id, 0))
+            attempt = self._attempt.get(task_id, 0)
+            if attempt < MAX_ATTEMPTS:
+                self._send(task_id, f"commit{attempt}", "commit",
+                           {"task_id": task_id, "commitment": value})
         elif phase == "reveal" and task["commits"][seat] and not task["results"][seat]:
+            salt = self._opening_salt(task, task["commits"][seat])
             self._send(task_id, "reveal", "reveal", {"task_id": task_id,
                                                       "result": self.result_for(task),
-                                                      "salt": self.salt(task_id)})
+                                                      "salt": salt})
         elif phase == "settle":
             self._send(task_id, "settle", "settle", {"task_id": task_id})
         elif phase == "expired":
