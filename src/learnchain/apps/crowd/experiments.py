@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -140,7 +141,8 @@ class PopulationResult:
         return self.correct / self.settled if self.settled else 0.0
 
 
-def run_population(cfg: PopulationConfig) -> PopulationResult:
+def run_population(cfg: PopulationConfig,
+                   on_task: Callable[[], None] | None = None) -> PopulationResult:
     """Publish `cfg.tasks` evaluation tasks (at most `concurrent` open at once) and let the
     population compete for seats; the order in which workers act each block is shuffled by
     a seeded RNG (the experiment's only randomness outside the chain)."""
@@ -184,6 +186,8 @@ def run_population(cfg: PopulationConfig) -> PopulationResult:
             booked.add(task_id)
             entry = _book(box, task, strategy_of, per_strategy, cfg.deposit)
             log.append(entry)
+            if on_task is not None:
+                on_task()
     settled = [e for e in log if e["status"] == "settled"]
     return PopulationResult(
         config=asdict(cfg), per_strategy=per_strategy,
