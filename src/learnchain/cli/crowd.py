@@ -354,7 +354,8 @@ def worker_command(node: str = NODE_OPTION, key: str = KEY_OPTION,
     summary = {"address": "0x" + backend.address.hex(), "strategy": strategy,
                "joined": s.joined, "finished": s.settled, "earnings": s.earnings,
                "balance_change": backend.balance() - start_balance, "outcomes": s.outcomes,
-               "compute_s": round(s.compute_s, 3), "chain_s": round(s.chain_s, 3),
+               "compute_s": round(s.compute_s, 3), "tx_s": round(s.tx_s, 3),
+               "poll_s": round(s.poll_s, 3),
                "errors": s.errors[-10:], "open": sorted(worker._mine)}
     if json_out:
         emit_json(summary)

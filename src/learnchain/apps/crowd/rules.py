@@ -95,6 +95,13 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+def commitment_for(result: bytes, salt: bytes, address: bytes, task_id: int) -> bytes:
+    """c_i = commitment(H(y_i), K_i, address, task): what a worker submits in Commit."""
+    from learnchain.apps.commit_reveal import commitment
+
+    return commitment(sha256(result), salt, address, task_context(task_id))
+
+
 # ----- phases ------------------------------------------------------------------------------
 
 

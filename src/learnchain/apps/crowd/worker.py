@@ -58,6 +58,8 @@ class HttpBackend:
         self.key = key
         self.address = key.address
         self.secret = key.secret
+        self._chain_id: int | None = None
+        self._nonce: int | None = None
 
     def height(self) -> int:
         return int(self.client.status()["height"])
@@ -68,7 +70,20 @@ class HttpBackend:
         return from_json(self.client.query("crowd", method, args))
 
     def send(self, method: str, args: dict[str, Any]) -> bytes:
-        return self.client.send(self.key, "crowd", method, args).hash
+        """One round-trip per transaction: the chain id and our nonce are tracked here (and
+        re-read from the node whenever a submission is refused)."""
+        if self._chain_id is None:
+            self._chain_id = int(self.client.status()["chain_id"])
+        if self._nonce is None:
+            self._nonce = int(self.client.account(self.address)["nonce"])
+        try:
+            tx = self.client.send(self.key, "crowd", method, args, chain_id=self._chain_id,
+                                  nonce=self._nonce)
+        except LearnchainError:
+            self._nonce = None
+            raise
+        self._nonce += 1
+        return tx.hash
 
     def receipt(self, tx_hash: bytes) -> tuple[bool, str | None] | None:
         from learnchain.net.client import ApiClientError
@@ -139,7 +154,8 @@ class WorkerStats:
     settled: int = 0
     earnings: int = 0
     compute_s: float = 0.0
-    chain_s: float = 0.0
+    tx_s: float = 0.0  # building, signing and submitting our transactions
+    poll_s: float = 0.0  # reading chain state and receipts
     errors: list[str] = field(default_factory=list)
     outcomes: dict[int, int] = field(default_factory=dict)
 
@@ -191,11 +207,13 @@ class Worker:
             self._done.add(key)
             self.stats.errors.append(f"task {task_id} {action}: {exc}")
         finally:
-            self.stats.chain_s += time.perf_counter() - start
+            self.stats.tx_s += time.perf_counter() - start
 
     def _check_pending(self) -> None:
         for key, tx_hash in list(self._pending.items()):
+            start = time.perf_counter()
             got = self.backend.receipt(tx_hash)
+            self.stats.poll_s += time.perf_counter() - start
             if got is None:
                 continue
             del self._pending[key]
@@ -274,7 +292,7 @@ class Worker:
             tasks = [t for t in (self.backend.query("task", {"task_id": i})
                                  for i in sorted(self.tasks)) if t["status"] == "open"]
         height = self.backend.height() + 1  # the block our transactions can enter
-        self.stats.chain_s += time.perf_counter() - start
+        self.stats.poll_s += time.perf_counter() - start
         open_ids = {t["id"] for t in tasks}
         for task_id in sorted(self._mine - open_ids):
             self._finish(task_id)
@@ -282,7 +300,7 @@ class Worker:
             phase = R.phase_at(task, height)
             if self.backend.address in task["workers"]:
                 self._mine.add(task["id"])
-                self._act(task, phase)
+                self._act(task, phase, height)
             elif phase == "prepare" and self._wants(task):
                 self._send(task["id"], "join", "join",
                            {"task_id": task["id"], "deposit": task["deposit"]})
@@ -290,7 +308,7 @@ class Worker:
             elif phase == "expired" and task["id"] in self._mine:
                 self._send(task["id"], "cancel", "cancel", {"task_id": task["id"]})
 
-    def _act(self, task: dict[str, Any], phase: str) -> None:
+    def _act(self, task: dict[str, Any], phase: str, height: int) -> None:
         task_id = task["id"]
         seat = task["workers"].index(self.backend.address)
         if phase == "commit" and not task["commits"][seat] and self.strategy != "lazy":
@@ -310,7 +328,9 @@ class Worker:
             self._send(task_id, "reveal", "reveal", {"task_id": task_id,
                                                       "result": self.result_for(task),
                                                       "salt": salt})
-        elif phase == "settle":
+        elif phase == "settle" and (seat == 0 or height > task["reveal_deadline"] + seat):
+            # seat 0 settles as soon as it is due; the others only if it has not, a block
+            # apart each, so a task is normally settled by one transaction, not n
             self._send(task_id, "settle", "settle", {"task_id": task_id})
         elif phase == "expired":
             self._send(task_id, "cancel", "cancel", {"task_id": task_id})
@@ -318,7 +338,9 @@ class Worker:
     def _finish(self, task_id: int) -> None:
         """A task of ours left the open list: book what it paid us."""
         self._mine.discard(task_id)
+        start = time.perf_counter()
         task = self.backend.query("task", {"task_id": task_id})
+        self.stats.poll_s += time.perf_counter() - start
         if self.backend.address not in task["workers"]:
             return
         seat = task["workers"].index(self.backend.address)
