@@ -34,7 +34,7 @@ def test_analyze_only_all_true_without_cost_and_the_cost_condition():
     assert costly["honesty_survives_below_cost"] == costly["closed_form"] == 400
     assert costly["coalition_survivors"]["2"] == ["σ2", "σ3"]
     bad = runner.invoke(app, ["crowd", "analyze", "--r", "10", "--d", "3"])
-    assert bad.exit_code == 1 and "even d" in bad.output
+    assert bad.exit_code == 1 and "even d" in " ".join(bad.output.split())
 
 
 def test_programs_and_make_input(tmp_path: Path):
@@ -87,4 +87,5 @@ def test_publish_list_and_show_over_http(served):
     task = cli("crowd", "task", "0", "--node", url)
     assert task["deposit"] == 100 and task["n"] == 2
     refused = runner.invoke(app, ["crowd", "settle", "0", *common])
-    assert refused.exit_code == 1 and "phase 'prepare'" in refused.output
+    # too early: still joining (or, on a slow machine, past the join window), never 'settle'
+    assert refused.exit_code == 1 and "needs 'settle'" in " ".join(refused.output.split())
