@@ -37,7 +37,8 @@ class DevnetNode:
 def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: int = 16,
                   block_interval_ms: int = 2000, fast_kdf: bool = False,
                   engine: str = "pow", env: str = "CartPole-v1",
-                  consensus_params: dict[str, Any] | None = None) -> list[DevnetNode]:
+                  consensus_params: dict[str, Any] | None = None,
+                  extra_apps: tuple[str, ...] = ("collab",)) -> list[DevnetNode]:
     """Keys, genesis and configs for N nodes; `engine` is "pow" or "rlpow" (learning `env`).
 
     `consensus_params` overrides genesis consensus parameters (e.g. rlpow's ``K``).
@@ -68,7 +69,7 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
         raise ConfigError(f"--engine must be pow or rlpow, not {engine!r}")
     params.update(consensus_params or {})
     genesis = GenesisConfig(
-        timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses, extra_apps=["collab"],
+        timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses, extra_apps=list(extra_apps),
         engine=engine, engine_config=engine_config, fork_choice=fork_choice,
         apps={
             "bank": {"allocations": {to_checksum_address(k.address): DEV_ALLOCATION

@@ -24,7 +24,14 @@ def _market() -> App:
     return MarketApp()
 
 
-OPTIONAL_APPS: dict[str, Callable[[], App]] = {"collab": _collab, "market": _market}
+def _crowd() -> App:
+    from learnchain.apps.crowd.app import CrowdApp
+
+    return CrowdApp()
+
+
+OPTIONAL_APPS: dict[str, Callable[[], App]] = {"collab": _collab, "market": _market,
+                                               "crowd": _crowd}
 
 
 def register_optional_app(name: str, factory: Callable[[], App]) -> None:

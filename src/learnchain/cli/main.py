@@ -23,6 +23,7 @@ from learnchain.cli.common import (
     load_key,
     read_password,
 )
+from learnchain.cli.crowd import crowd_app, worker_command
 from learnchain.cli.devnet import devnet_app
 from learnchain.cli.market import market_app
 from learnchain.cli.rlpow import rlpow_app
@@ -58,6 +59,8 @@ app.add_typer(devnet_app, name="devnet")
 app.add_typer(collab_app, name="collab")
 app.add_typer(rlpow_app, name="rlpow")
 app.add_typer(market_app, name="market")
+app.add_typer(crowd_app, name="crowd")
+app.command("worker")(worker_command)
 
 
 def _open(datadir: Path) -> tuple[NodeConfig, Chain]:

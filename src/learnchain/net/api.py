@@ -20,6 +20,7 @@ from learnchain.core.crypto import parse_address
 from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction, LearnchainError
 from learnchain.core.execution import account_nonce
 from learnchain.core.types import Block, Transaction
+from learnchain.net.content_api import add_content_routes
 from learnchain.net.jsonview import (
     block_json,
     from_json,
@@ -157,4 +158,5 @@ def create_app(node: Node) -> FastAPI:
             raise ApiError(404, "not-found", str(exc.args[0])) from None
         return {"result": to_json(result)}
 
+    add_content_routes(api, chain)
     return api

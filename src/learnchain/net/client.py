@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -57,11 +58,29 @@ class NodeClient:
         return self._call("POST", f"/v1/query/{app}/{method}",
                           json={"args": to_json(args)})["result"]
 
-    def send(self, key: PrivateKey, app: str, method: str, args: dict[str, Any]) -> Transaction:
-        """Sign with the node's next nonce for this key and submit."""
-        status = self.status()
-        nonce = self.account(key.address)["nonce"]
-        tx = Transaction(status["chain_id"], key.address, nonce, app, method, args).signed(key)
+    def put_content(self, data: bytes) -> bytes:
+        """Store a blob in the node's content store; returns its SHA-256 digest."""
+        found = self._call("POST", "/v1/content", json={"data": "0x" + data.hex()})
+        return bytes.fromhex(found["digest"][2:])
+
+    def get_content(self, digest: bytes) -> bytes:
+        """A blob by digest, checked against it (the node need not be trusted)."""
+        data = bytes.fromhex(self._call("GET", f"/v1/content/0x{digest.hex()}")["data"][2:])
+        if hashlib.sha256(data).digest() != digest:
+            raise ApiClientError(f"node served content that does not hash to 0x{digest.hex()}")
+        return data
+
+    def send(self, key: PrivateKey, app: str, method: str, args: dict[str, Any], *,
+             chain_id: int | None = None, nonce: int | None = None) -> Transaction:
+        """Sign with the node's next nonce for this key and submit.
+
+        A caller that tracks its own chain id and nonce (a daemon sending many transactions)
+        passes them and saves two round-trips per transaction."""
+        if chain_id is None:
+            chain_id = self.status()["chain_id"]
+        if nonce is None:
+            nonce = self.account(key.address)["nonce"]
+        tx = Transaction(chain_id, key.address, nonce, app, method, args).signed(key)
         self.submit(tx)
         return tx
 

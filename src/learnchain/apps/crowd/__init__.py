@@ -1,0 +1,1 @@
+"""Crowdsourced ML computation: commit-reveal tasks with deposits (Lu, Tang, Wang)."""
