@@ -15,6 +15,7 @@ precision that grows with the exponents involved.
 
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -184,7 +185,7 @@ class PaperConfig:
     l_pool: int = 4
     #: constraints switched off (e.g. ["fast"] when δ1 = 1 makes it vacuous anyway)
     disabled: tuple[str, ...] = ()
-    reading: str = "literal"
+    reading: str = "published"
     #: Figure 21 line 3 reports the nominal Cost(s, r, d); "robust" = eq. (18)'s worst case
     cost: str = "nominal"
     name: str = field(default="table1", compare=False)
@@ -354,7 +355,13 @@ def exact_log_y(s: int, d: int, dps: int) -> mpmath.mpf:
 
 def exact_values(cfg: PaperConfig, s: int, r: int, d: int, lam: int) -> dict[str, mpmath.mpf]:
     """Every Figure 12 quantity at (s, r, d) with the given λ, in arbitrary precision."""
-    a, b, m = cfg.a_tail, cfg.b_fast, cfg.m_mu
+    return _exact_values(cfg.hash_time, cfg.a_tail, cfg.b_fast, cfg.m_mu, cfg.tvc, cfg.tfc,
+                         s, d, lam)
+
+
+@functools.lru_cache(maxsize=8192)
+def _exact_values(hash_time: Fraction, a: int, b: int, m: int, tvc: Fraction, tfc: Fraction,
+                  s: int, d: int, lam: int) -> dict[str, mpmath.mpf]:
     dps = _dps(1 << min(max(d, 1), 1024), lam, a, b, m, s)
     with mpmath.workdps(dps):
         ly = exact_log_y(s, d, dps)
@@ -371,13 +378,12 @@ def exact_values(cfg: PaperConfig, s: int, r: int, d: int, lam: int) -> dict[str
             "y": y,
             "failure": yn,
             "expected_rounds": e_rounds,
-            "expected_time": e_rounds * mpmath.mpf(cfg.hash_time.numerator)
-            / cfg.hash_time.denominator,
+            "expected_time": e_rounds * mpmath.mpf(hash_time.numerator) / hash_time.denominator,
             "tail": mpmath.exp(a * ly) - yn,
             "fast": -mpmath.expm1(b * ly),
             "dispute": dispute,
-            "cost": (mpmath.mpf(cfg.tvc.numerator) / cfg.tvc.denominator) * e_rounds * s
-            + mpmath.mpf(cfg.tfc.numerator) / cfg.tfc.denominator * s,
+            "cost": (mpmath.mpf(tvc.numerator) / tvc.denominator) * e_rounds * s
+            + mpmath.mpf(tfc.numerator) / tfc.denominator * s,
         }
 
 
@@ -396,9 +402,9 @@ def exact_check(cfg: PaperConfig, name: str, s: int, r: int, d: int, lam: int,
     if name == "nonce_th":
         return cfg.a_tail - 1 < lam
     if name == "fast_sound":
-        return 0 < cfg.b_fast - 1
+        return cfg.b_fast - 1 > 0
     if name == "dispute_sound":
-        return 0 <= cfg.m_mu - 1
+        return cfg.m_mu - 1 >= 0
     if s < 1:
         return False
     v = exact_values(cfg, s, r, d, lam)
@@ -452,3 +458,25 @@ def robust_cost(cfg: PaperConfig, s: int, r: int, d: int) -> mpmath.mpf:
         for dp in range(max(0, d - cfg.u_d), d + cfg.u_d + 1):
             best = max(best, exact_values(cfg, sp, r, dp, lam_of(r, sp))["cost"])
     return best
+
+
+def evaluate(cfg: PaperConfig, s: int, r: int, d: int) -> dict[str, Any]:
+    """One tuple, exactly: every Figure 12 quantity and every constraint, nominal and robust."""
+    if s < 1 or r < 1 or d < 0:
+        raise PaperConfigError("tuple", f"need s >= 1, r >= 1, d >= 0, got {(s, r, d)}",
+                               "pass positive values")
+    lam = lam_of(r, s)
+    vals = exact_values(cfg, s, r, d, lam)
+    robust = robust_check_exact(cfg, s, r, d)
+    nominal = {name: exact_check(cfg, name, s, r, d, lam, s) for name in cfg.enabled()}
+    values = {k: mpmath.nstr(v, 20) for k, v in vals.items()}
+    values.update({"A = ceil(th/T - 1) + 1": str(cfg.a_tail),
+                   "floor(mu/T) + 1": str(cfg.m_mu),
+                   "pool (l/s)^c": mpmath.nstr(mpmath.mpf(cfg.l_pool) ** cfg.c / s**cfg.c, 10)})
+    return {
+        "s": s, "r": r, "d": d,
+        "values": values,
+        "constraints": {n: {"nominal": nominal[n], "robust": robust[n]} for n in nominal},
+        "feasible": all(robust.values()),
+        "cost": str(vals["cost"]),
+    }

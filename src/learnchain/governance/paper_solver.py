@@ -23,7 +23,6 @@ from learnchain.governance.paper import (
     CONSTRAINTS,
     PaperConfig,
     exact_check,
-    lam_of,
     nominal_cost,
     robust_check_exact,
 )
@@ -135,9 +134,13 @@ def point_ok(cfg: PaperConfig, name: str, pt: Point) -> tuple[np.ndarray, int]:
         bound = _ln(cfg.epsilon)
         ok, near = val <= bound, _near(val, bound)
     elif name in ("time_upper", "time_lower"):
-        e = calc.expected_rounds(sp3, np.broadcast_to(dp[None, None, :].astype(float), shape),
-                                 lam_f)
-        t = float(cfg.hash_time) * e
+        tkey = ("time", pt, cfg.s_l, cfg.s_u, cfg.r_l, cfg.r_u, cfg.d_l, cfg.d_u, cfg.u_s,
+                cfg.u_d, cfg.hash_time)
+        if tkey not in _CACHE:
+            e = calc.expected_rounds(sp3, np.broadcast_to(dp[None, None, :].astype(float),
+                                                          shape), lam_f)
+            _CACHE[tkey] = float(cfg.hash_time) * e
+        t = _CACHE[tkey]
         bound = float(cfg.tau_u if name == "time_upper" else cfg.tau_l)
         ok = t <= bound if name == "time_upper" else t >= bound
         near = _near(t, bound)
@@ -226,6 +229,14 @@ def solve(cfg: PaperConfig) -> Region:
 
 def cost_grid(cfg: PaperConfig) -> np.ndarray:
     """Nominal Cost(s, r, d) of (5) on the grid, or eq. (18)'s worst case when cfg.cost says so."""
+    key = ("cost", cfg.cost, cfg.tvc, cfg.tfc, cfg.s_l, cfg.s_u, cfg.r_l, cfg.r_u, cfg.d_l,
+           cfg.d_u, cfg.u_s, cfg.u_d)
+    if key not in _CACHE:
+        _CACHE[key] = _cost_grid(cfg)
+    return _CACHE[key]
+
+
+def _cost_grid(cfg: PaperConfig) -> np.ndarray:
     s_arr, r_arr, d_arr = _grid(cfg)
     offsets = [(0, 0)] if cfg.cost == "nominal" else [
         (j, k) for j in range(cfg.u_s + 1) for k in range(-cfg.u_d, cfg.u_d + 1)]

@@ -10,7 +10,6 @@ accepting both rounding to nearest and rounding up (the paper says "rounded up" 
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -179,7 +178,8 @@ CLAIMS: list[Claim] = [
           _top("C3", 1454, ("bitcoin", "paypal"), 24, 49, [40, 39, 38, 37, 36])),
     Claim("C3-visa", "§9 C3", "C3 visa: only (24,49,35), (24,49,34)",
           _top("C3", 1454, ("visa",), 24, 49, [35, 34])),
-    Claim("B-0.06871", "§9 boundary", "C2 infeasible at τ_u = 0.06871", _boundary("0.06871", False)),
+    Claim("B-0.06871", "§9 boundary", "C2 infeasible at τ_u = 0.06871",
+          _boundary("0.06871", False)),
     Claim("B-0.06872", "§9 boundary", "C2 at τ_u = 0.06872: only (18,r,34,54000.03), 48<=r<=64",
           _boundary("0.06872", True)),
     Claim("T3-bitcoin", "Table 3", "C1, τ_u=50000/7: (18,48,41..37) as Table 2",
