@@ -321,6 +321,7 @@ def _paper_eval(s: int, r: int, d: int, config: Path | None, preset_name: str | 
 def reproduce_cmd(
     columns: str = typer.Option("literal,best", "--columns",
                                 help="Readings: literal, best, literal-tableT, best-tableT."),
+    claims: str | None = typer.Option(None, "--claims", help="Comma-separated claim keys."),
     as_json: bool = JSON_FLAG,
 ) -> None:
     """Every number of the whitepaper's §9 next to our readings, with a match count."""
@@ -335,7 +336,9 @@ def reproduce_cmd(
                                       f"use {', '.join(READING_COLUMNS)}")
     with Progress(console=_err, transient=True, disable=as_json) as prog:
         task = prog.add_task("reproducing §9", total=None)
-        result = reproduce(cols, progress=lambda msg: prog.update(task, description=msg))
+        only = tuple(k.strip() for k in claims.split(",")) if claims else None
+        result = reproduce(cols, progress=lambda msg: prog.update(task, description=msg),
+                           only=only)
     if as_json:
         _emit_json(result)
         return
