@@ -139,13 +139,13 @@ def test_table1_file_is_the_default_configuration() -> None:
 def test_config_errors_name_the_field() -> None:
     assert to_fraction("2^-64") == Fraction(1, 2**64)
     assert to_fraction("1/(50e9)") == Fraction(1, 50 * 10**9)
-    with pytest.raises(PaperConfigError, match="^delta2"):
+    with pytest.raises(PaperConfigError, match=r"^delta2"):
         config_from_mapping({"security": {"delta2": 1.5}})
-    with pytest.raises(PaperConfigError, match="^tvc"):
+    with pytest.raises(PaperConfigError, match=r"^tvc"):
         config_from_mapping({"tvc": "cheap"})
-    with pytest.raises(PaperConfigError, match="^disabled"):
+    with pytest.raises(PaperConfigError, match=r"^disabled"):
         config_from_mapping({"disabled": ["speed"]})
-    with pytest.raises(PaperConfigError, match="^bogus"):
+    with pytest.raises(PaperConfigError, match=r"^bogus"):
         config_from_mapping({"bogus": 1})
-    with pytest.raises(PaperConfigError, match="^alpha"):
+    with pytest.raises(PaperConfigError, match=r"^alpha"):
         config_from_mapping({"alpha": 0.5})

@@ -63,7 +63,7 @@ def test_every_reported_tuple_survives_the_bigfloat_recheck() -> None:
 
 def test_literal_reading_differs_from_table2() -> None:
     lit = figure21(configuration("C1", reading="literal"))
-    assert [(r.s, r.r, r.d) for r in lit.rows][0] == (18, 49, 40)  # not (18, 48, 41)
+    assert (lit.rows[0].s, lit.rows[0].r, lit.rows[0].d) == (18, 49, 40)  # not (18, 48, 41)
 
 
 def test_table_hash_time_cannot_give_r48() -> None:
