@@ -322,6 +322,8 @@ def reproduce_cmd(
     columns: str = typer.Option("literal,best", "--columns",
                                 help="Readings: literal, best, literal-tableT, best-tableT."),
     claims: str | None = typer.Option(None, "--claims", help="Comma-separated claim keys."),
+    evidence: bool = typer.Option(False, "--evidence",
+                                  help="Also vary each constraint's evaluation point (slow)."),
     as_json: bool = JSON_FLAG,
 ) -> None:
     """Every number of the whitepaper's §9 next to our readings, with a match count."""
@@ -339,6 +341,13 @@ def reproduce_cmd(
         only = tuple(k.strip() for k in claims.split(",")) if claims else None
         result = reproduce(cols, progress=lambda msg: prog.update(task, description=msg),
                            only=only)
+    if evidence:
+        from learnchain.governance.evidence import evidence as run_evidence
+
+        with Progress(console=_err, transient=True, disable=as_json) as prog:
+            task = prog.add_task("evidence", total=None)
+            result["evidence"] = run_evidence(
+                progress=lambda msg: prog.update(task, description=msg))
     if as_json:
         _emit_json(result)
         return
@@ -355,3 +364,13 @@ def reproduce_cmd(
     for item in result["contradictions"]:
         _console.print(f"paper inconsistency: {item['a']} vs {item['b']}: {item['why']}")
     _console.print("match count: " + match_count_text(result))
+    if evidence:
+        ev = Table(title="Evidence: evaluation points that keep every decisive claim")
+        for col in ("constraint", "chosen (s', d', λ split)", "alternatives that also match"):
+            ev.add_column(col)
+        for name, v in result["evidence"]["constraints"].items():
+            ch = v["chosen"]
+            alts = "; ".join(f"{a['s']},{a['d']},{a['lam']}" for a in v["matching"])
+            ev.add_row(name, f"{ch['s']},{ch['d']},{ch['lam']}",
+                       f"{len(v['matching'])}/{v['tried']}: {alts}")
+        _console.print(ev)

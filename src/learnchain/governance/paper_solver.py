@@ -156,7 +156,7 @@ def point_ok(cfg: PaperConfig, name: str, pt: Point) -> tuple[np.ndarray, int]:
         # λ+1 and A within float resolution of each other: decide the sign exactly
         near |= np.broadcast_to(np.abs(gap) < 2.0, shape)
     elif name == "fast":
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):  # s' <= 0 points are masked below
             val = -np.expm1(float(cfg.b_fast) * ly)
         bound = float(cfg.delta1)
         ok, near = val <= bound, _near(val, bound)
