@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from learnchain.governance import paper_solver  # noqa: E402
-from learnchain.governance.paper import PaperConfig, configuration, robust_check_exact  # noqa: E402
-from learnchain.governance.reproduce import reproduce  # noqa: E402
+from learnchain.governance import paper_solver
+from learnchain.governance.paper import PaperConfig, configuration, robust_check_exact
+from learnchain.governance.reproduce import reproduce
 
 PUBLISHED_PER_OPT = (261.425, 322.12)
 PUBLISHED_TOTAL = 10_457.58

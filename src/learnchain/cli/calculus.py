@@ -324,6 +324,7 @@ def reproduce_cmd(
     claims: str | None = typer.Option(None, "--claims", help="Comma-separated claim keys."),
     evidence: bool = typer.Option(False, "--evidence",
                                   help="Also vary each constraint's evaluation point (slow)."),
+    as_markdown: bool = typer.Option(False, "--markdown", help="Print the doc's markdown table."),
     as_json: bool = JSON_FLAG,
 ) -> None:
     """Every number of the whitepaper's §9 next to our readings, with a match count."""
@@ -350,6 +351,11 @@ def reproduce_cmd(
                 progress=lambda msg: prog.update(task, description=msg))
     if as_json:
         _emit_json(result)
+        return
+    if as_markdown:
+        from learnchain.governance.reproduce import markdown
+
+        sys.stdout.write(markdown(result) + "match count: " + match_count_text(result) + "\n")
         return
     table = Table(title="Whitepaper §9: published vs recomputed")
     table.add_column("claim")

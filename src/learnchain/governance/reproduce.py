@@ -272,3 +272,19 @@ def match_count_text(result: dict[str, Any]) -> str:
     return "; ".join(parts) + f" (at most {result['max_matchable']} can hold together)"
 
 
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The side-by-side table of docs/experiments/mining-calculus.md §4, as markdown."""
+    cols = list(result["summary"])
+    head = "| claim | where | published | " + " | ".join(cols) + " |"
+    lines = [head, "|" + " --- |" * (3 + len(cols))]
+    for row in result["claims"]:
+        cells = [("✓ " if row[c]["match"] else "✗ ") + row[c]["computed"].replace("|", "/")
+                 for c in cols]
+        lines.append(f"| {row['key']} | {row['where']} | {row['published']} | "
+                     + " | ".join(cells) + " |")
+    lines.append("| **matched** | | | " + " | ".join(
+        f"**{result['summary'][c]['matched']}/{result['summary'][c]['claims']}**"
+        for c in cols) + " |")
+    return "\n".join(lines) + "\n"
