@@ -106,8 +106,12 @@ def point_ok(cfg: PaperConfig, name: str, pt: Point) -> tuple[np.ndarray, int]:
     split = s_arr if lam_kind == "s" else sp
     dp = np.maximum(d_arr + k, 0)
     shape = (len(s_arr), len(r_arr), len(d_arr))
-    lam_obj = _lam_exact(s_arr, r_arr, split)
-    lam_f = lam_obj.astype(np.float64)[:, :, None]
+    lkey = ("lam", cfg.s_l, cfg.s_u, cfg.r_l, cfg.r_u, kind, v, lam_kind, cfg.u_s)
+    if lkey not in _CACHE:
+        lam_o = _lam_exact(s_arr, r_arr, split)
+        _CACHE[lkey] = (lam_o, lam_o.astype(np.float64))
+    lam_obj, lam_flat = _CACHE[lkey]
+    lam_f = lam_flat[:, :, None]
     sp3 = sp.astype(np.float64)[:, None, None]
     valid = np.broadcast_to((sp >= 1)[:, None, None], shape)
     lmiss = calc.log_miss(dp.astype(np.float64))[None, None, :]
@@ -325,8 +329,9 @@ def figure21(cfg: PaperConfig, region: Region | None = None, bigfloat: bool = Tr
     # descending d, then ascending s, r
     order = np.lexsort((idx[:, 1], idx[:, 0], -idx[:, 2]))
     idx = idx[order]
-    cand = [(int(reg.s_values[i]), int(reg.r_values[j]), int(reg.d_values[k]),
-             float(cost[i, j, k])) for i, j, k in idx.tolist()]
+    cand = list(zip(reg.s_values[idx[:, 0]].tolist(), reg.r_values[idx[:, 1]].tolist(),
+                    reg.d_values[idx[:, 2]].tolist(),
+                    cost[idx[:, 0], idx[:, 1], idx[:, 2]].tolist(), strict=True))
     survivors = removal(cand)
     rows: list[Reported] = []
     dropped: list[tuple[int, int, int]] = []
