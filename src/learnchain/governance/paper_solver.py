@@ -102,6 +102,9 @@ def point_ok(cfg: PaperConfig, name: str, pt: Point) -> tuple[np.ndarray, int]:
         return _CACHE[key], 0
     s_arr, r_arr, d_arr = _grid(cfg)
     kind, v, lam_kind, k = pt
+    if (kind == "sub" and name != "pool" and (lam_kind == "own" or v == 0)
+            and (cfg.u_s or cfg.u_d) and cfg.d_l - cfg.u_d >= 1):
+        return _shifted(cfg, name, pt, key)
     sp = _s_prime(s_arr, kind, v)
     split = s_arr if lam_kind == "s" else sp
     dp = np.maximum(d_arr + k, 0)
@@ -137,6 +140,8 @@ def point_ok(cfg: PaperConfig, name: str, pt: Point) -> tuple[np.ndarray, int]:
             val = np.where(np.isneginf(ly), -np.inf, (lam_f + 1.0) * ly)
         bound = _ln(cfg.epsilon)
         ok, near = val <= bound, _near(val, bound)
+    elif name == "time_lower" and cfg.tau_l == 0:  # T·E > 0: vacuous, skip the grid
+        ok = np.ones(shape, dtype=bool)
     elif name in ("time_upper", "time_lower"):
         tkey = ("time", pt, cfg.s_l, cfg.s_u, cfg.r_l, cfg.r_u, cfg.d_l, cfg.d_u, cfg.u_s,
                 cfg.u_d, cfg.hash_time)
@@ -179,7 +184,8 @@ def point_ok(cfg: PaperConfig, name: str, pt: Point) -> tuple[np.ndarray, int]:
         raise ValueError(name)
     ok = np.array(ok & valid, dtype=bool)
     checks = 0
-    for i, j, kk in np.argwhere(near & valid):
+    near = near & valid
+    for i, j, kk in (np.argwhere(near) if near.any() else ()):
         checks += 1
         ok[i, j, kk] = exact_check(cfg, name, int(sp[i]), int(r_arr[j]), int(dp[kk]),
                                    int(lam_obj[i, j]), int(s_arr[i]))
@@ -189,11 +195,32 @@ def point_ok(cfg: PaperConfig, name: str, pt: Point) -> tuple[np.ndarray, int]:
     return ok, checks
 
 
+def _shifted(cfg: PaperConfig, name: str, pt: Point, key: tuple[Any, ...]
+             ) -> tuple[np.ndarray, int]:
+    """A point (s - j, d + k) with λ split for s' is the nominal point of a wider grid, shifted.
+
+    The literal reading evaluates every constraint at (u_s + 1)(2u_d + 1) points; they all
+    slice one array over s' in [1, s_u], d' in [d_l - u_d, d_u + u_d] instead of recomputing.
+    """
+    _, j, _, k = pt
+    wide = cfg.with_(s_l=1, d_l=cfg.d_l - cfg.u_d, d_u=cfg.d_u + cfg.u_d, u_s=0, u_d=0)
+    base, checks = point_ok(wide, name, ("sub", 0, "own", 0))
+    s_arr = np.arange(cfg.s_l, cfg.s_u + 1)
+    rows = s_arr - j - 1  # index of s' = s - j in the wide grid (s' starts at 1)
+    out = np.zeros((len(s_arr), base.shape[1], cfg.d_u - cfg.d_l + 1), dtype=bool)
+    ok_rows = rows >= 0
+    d0 = cfg.u_d + k
+    out[ok_rows] = base[rows[ok_rows], :, d0: d0 + out.shape[2]]
+    _CACHE[key] = out
+    return out, checks
+
+
 def _near(val: np.ndarray, bound: float) -> np.ndarray:
     if not np.isfinite(bound):
         return np.zeros(np.shape(val), dtype=bool)
     with np.errstate(invalid="ignore"):
-        return np.isfinite(val) & (np.abs(val - bound) <= RTOL * max(abs(bound), 1e-300))
+        # |val - bound| <= tol also rejects inf and nan
+        return np.abs(val - bound) <= RTOL * max(abs(bound), 1e-300)
 
 
 @dataclass
