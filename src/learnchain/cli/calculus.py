@@ -258,7 +258,7 @@ def sweep_cmd(
     quick: bool = typer.Option(False, "--quick", help="Coarser sweeps (for smoke tests)."),
     as_json: bool = JSON_FLAG,
 ) -> None:
-    """Run the whitepaper experiments; write results.json and plots to --out."""
+    """The earlier folded model's experiment set (see `reproduce` for the paper's §9)."""
     from learnchain.governance.experiments import run_all
 
     base = load_config(config) if config is not None else None
