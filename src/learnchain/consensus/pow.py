@@ -62,7 +62,10 @@ class GovernedPow(ConsensusEngine):
         self.config = dict(config or {})
 
     def default_params(self) -> dict[str, Any]:
-        return {"difficulty": 12, "nonce_bits": 32, "block_reward": 50}
+        # Assumption 2 of the whitepaper (§6.2): governed miners are resources of the consortium
+        # and are not rewarded, so a genesis that says nothing mints nothing.  A reward stays
+        # configurable (consensus.params.block_reward) for chains that want one.
+        return {"difficulty": 12, "nonce_bits": 32, "block_reward": 0}
 
     def validate_params(self, params: dict[str, Any]) -> None:
         for name, low, high in (("difficulty", 0, 255), ("nonce_bits", 1, 64),

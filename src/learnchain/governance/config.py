@@ -267,6 +267,8 @@ def config_from_mapping(
     """
     flat: dict[str, Any] = {}
     for key, value in data.items():
+        if key == "model" and value == "folded":  # the CLI's model selector, not a constant
+            continue
         if key in _SECTION_KEYS and isinstance(value, dict):
             for sub_key in value:
                 if sub_key not in _SECTION_KEYS[key]:

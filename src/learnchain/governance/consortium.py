@@ -250,3 +250,38 @@ def share_lower_bound(machine_counts: Sequence[int], types: Sequence[MachineType
     total = sum((n * t.rate for n, t in zip(machine_counts, types, strict=True)), Fraction(0))
     largest = max((t.rate for n, t in zip(machine_counts, types, strict=True) if n), default=0)
     return max(Fraction(1, n_partners), largest / total)
+
+
+# --------------------------------------------------------------------------- eqs. (78)-(80)
+def hash_power(consortium: Consortium, p: int, measure: str = "others") -> Fraction:
+    """Eq. (79): partner p's hash rate over the *other* partners' (``measure="others"``).
+
+    ``measure="share"`` is our variant, p's fraction of the whole consortium: that is the
+    probability of winning a block in the random-oracle race, the quantity a 33 % attack
+    threshold is about.  The two are related by share = hp / (1 + hp), so eq. (80)'s 0.33 on
+    the paper's measure is a 24.8 % share.
+    """
+    mine = consortium.partner_rate(p)
+    if measure == "share":
+        return mine / consortium.total_rate()
+    if measure != "others":
+        raise ConsortiumError(f"measure must be 'others' or 'share', got {measure!r}")
+    others = consortium.total_rate() - mine
+    if others == 0:
+        raise ConsortiumError("hash power relative to the others needs at least two partners "
+                              "with machines")
+    return mine / others
+
+
+def check_hash_power(consortium: Consortium, *, high: float | Fraction = Fraction(33, 100),
+                     low: float | Fraction = 0, measure: str = "others",
+                     cap: float | Fraction = Fraction(33, 100)) -> dict[str, Any]:
+    """Eq. (80): max(0, low) < hashPower(l) < min(0.33, high) for every partner, exactly."""
+    lo = max(Fraction(0), Fraction(low))
+    hi = min(Fraction(cap), Fraction(high))
+    powers = {name: hash_power(consortium, p, measure)
+              for p, name in enumerate(consortium.partners)}
+    bad = [name for name, hp in powers.items() if not lo < hp < hi]
+    return {"measure": measure, "low": float(lo), "high": float(hi),
+            "hash_power": {k: float(v) for k, v in powers.items()}, "violations": bad,
+            "ok": not bad}

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from learnchain.cli.calculus import calculus_app
 
 REPO = Path(__file__).resolve().parents[3]
-CONFIGS = REPO / "experiments" / "calculus"
+CONFIGS = REPO / "experiments" / "calculus" / "folded"
 runner = CliRunner()
 
 
@@ -50,13 +50,13 @@ def test_infeasible_configuration_exits_nonzero() -> None:
 
 def test_eval_prints_every_quantity_and_binding_constraints() -> None:
     result = runner.invoke(calculus_app, ["eval", "--s", "33", "--r", "49", "--d", "43",
-                                          "--preset", "C1"])
+                                          "--preset", "C1", "--model", "folded"])
     assert result.exit_code == 0, result.output
     for word in ("p_failure", "expected_rounds", "p_dispute", "pool", "robustly feasible",
                  "d-1", "s-1"):
         assert word in result.output
     as_json = runner.invoke(calculus_app, ["eval", "--s", "33", "--r", "48", "--d", "43",
-                                           "--preset", "C1", "--json"])
+                                           "--preset", "C1", "--json", "--model", "folded"])
     data = json.loads(as_json.output)
     assert data["feasible"] is False
     assert data["robust"]["failure"]["ok"] is False
@@ -64,12 +64,12 @@ def test_eval_prints_every_quantity_and_binding_constraints() -> None:
 
 def test_bad_config_names_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text("[uncertainty]\nu_s = 5\n[bounds]\ns_l = 3\n")
+    bad.write_text('model = "folded"\n[uncertainty]\nu_s = 5\n[bounds]\ns_l = 3\n')
     result = runner.invoke(calculus_app, ["optimize", str(bad)])
     assert result.exit_code == 2
     assert "u_s" in result.output
     result = runner.invoke(calculus_app, ["eval", "--s", "3", "--r", "4", "--d", "2", "--set",
-                                          "delta=1.5"])
+                                          "delta=1.5", "--model", "folded"])
     assert result.exit_code == 2 and "delta" in result.output
 
 

@@ -90,9 +90,9 @@ def test_shortcuts_resolve() -> None:
 
 def test_load_files(tmp_path: Path) -> None:
     for name in ("c1", "c2", "c3", "table1", "c2-max-d"):
-        cfg = load_config(REPO / "experiments" / "calculus" / f"{name}.toml")
+        cfg = load_config(REPO / "experiments" / "calculus" / "folded" / f"{name}.toml")
         assert cfg.name
-    c2 = load_config(REPO / "experiments" / "calculus" / "c2.toml")
+    c2 = load_config(REPO / "experiments" / "calculus" / "folded" / "c2.toml")
     assert c2 == preset("C2")
     bad = tmp_path / "bad.toml"
     bad.write_text("[bounds]\ns_l = 9\ns_u = 3\n")
