@@ -65,7 +65,7 @@ def make_input(program: str = typer.Option("eval-classifier", "--program"),
     """Write a program input (canonical CBOR) to upload with `crowd publish`."""
     from learnchain.apps.crowd import mlprograms as ml
     from learnchain.apps.crowd.experiments import reference_model
-    from learnchain.storage.content import cid_of_digest, sha256
+    from learnchain.storage.digest_store import cid_of_digest, sha256
 
     if program == "eval-classifier":
         weights = model.read_bytes() if model else reference_model(dataset)

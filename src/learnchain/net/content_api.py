@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from learnchain.storage.blobstore import BlobError, digest_of_cid
-from learnchain.storage.content import cid_of_digest, content_store
+from learnchain.storage.digest_store import cid_of_digest, digest_store
 
 
 class ContentBody(BaseModel):
@@ -21,7 +21,7 @@ def _error(status: int, error: str, detail: str) -> JSONResponse:
 
 
 def add_content_routes(api: FastAPI, chain: Any) -> None:
-    store = content_store(chain)
+    store = digest_store(chain)
 
     @api.post("/v1/content", summary="Store a blob; returns its SHA-256 digest and CID")
     def put(body: ContentBody) -> Any:

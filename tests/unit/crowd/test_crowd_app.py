@@ -13,7 +13,7 @@ from learnchain.apps.crowd.experiments import Sandbox
 from learnchain.apps.crowd.worker import STRATEGIES
 from learnchain.core.encoding import encode
 from learnchain.storage.blobstore import BlobStore
-from learnchain.storage.content import TABLE, ContentStore
+from learnchain.storage.digest_store import TABLE, DigestStore
 from learnchain.testing import dev_key
 
 NAMES = ["req", "w0", "w1", "w2", "seller"]
@@ -152,7 +152,7 @@ def test_worker_refuses_an_input_that_does_not_match_its_digest():
     box.store.blobs.conn.execute(f"UPDATE {TABLE} SET data=? WHERE hash=?",
                                  (eval_data() + b"tampered", digest))
     worker = box.worker("w0")
-    worker.backend.store = ContentStore(BlobStore(box.store.blobs.conn, table=TABLE))
+    worker.backend.store = DigestStore(BlobStore(box.store.blobs.conn, table=TABLE))
     box.call("w1", "join", {"task_id": task_id, "deposit": 1000})
     box.call("w0", "join", {"task_id": task_id, "deposit": 1000})
     until_phase(box, task_id, "commit")

@@ -21,7 +21,7 @@ from learnchain.apps.crowd import mlprograms as ml
 from learnchain.apps.crowd.programs import run_program
 from learnchain.apps.crowd.rules import phase_at, sha256
 from learnchain.apps.crowd.worker import LocalBackend, Worker, run_local
-from learnchain.storage.content import content_store
+from learnchain.storage.digest_store import digest_store
 from learnchain.testing import TestNode, dev_genesis, make_node
 
 FUND = 10**12
@@ -43,7 +43,7 @@ class Sandbox:
     def __init__(self, names: list[str], *, fund: int = FUND) -> None:
         genesis = dev_genesis(funded={n: fund for n in names}, extra_apps=["crowd"])
         self.node: TestNode = make_node(genesis)
-        self.store = content_store(self.node.chain)
+        self.store = digest_store(self.node.chain)
 
     def call(self, name: str, method: str, args: dict[str, Any], *,
              expect_ok: bool = True) -> Any:

@@ -115,13 +115,13 @@ class LocalBackend:
     """An in-process `learnchain.testing` node and a named dev key."""
 
     def __init__(self, node: Any, name: str) -> None:
-        from learnchain.storage.content import content_store
+        from learnchain.storage.digest_store import digest_store
         from learnchain.testing import dev_key
 
         self.node, self.name = node, name
         key = dev_key(name)
         self.address, self.secret = key.address, key.secret
-        self.store = content_store(node.chain)
+        self.store = digest_store(node.chain)
 
     def height(self) -> int:
         return self.node.chain.height

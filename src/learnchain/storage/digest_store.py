@@ -15,13 +15,13 @@ from typing import Any
 
 from learnchain.storage.blobstore import BlobError, BlobStore, cid_of_digest, sha256
 
-__all__ = ["BlobError", "ContentStore", "cid_of_digest", "content_store", "sha256"]
+__all__ = ["BlobError", "DigestStore", "cid_of_digest", "digest_store", "sha256"]
 
 TABLE = "content_blobs"
 MAX_CONTENT_SIZE = 16 * 1024 * 1024
 
 
-class ContentStore:
+class DigestStore:
     """put/get by SHA-256 digest, thread-safe; refuses oversized blobs."""
 
     def __init__(self, blobs: BlobStore | None = None,
@@ -44,14 +44,14 @@ class ContentStore:
             return self.blobs.has(digest)
 
 
-_STORES: weakref.WeakKeyDictionary[Any, ContentStore] = weakref.WeakKeyDictionary()
+_STORES: weakref.WeakKeyDictionary[Any, DigestStore] = weakref.WeakKeyDictionary()
 
 
-def content_store(chain: Any) -> ContentStore:
+def digest_store(chain: Any) -> DigestStore:
     """The one content store of a chain (created on first use in its SQLite file)."""
     store = _STORES.get(chain)
     if store is None:
         with chain.lock:
-            store = ContentStore(BlobStore(chain.store.conn, table=TABLE), chain.lock)
+            store = DigestStore(BlobStore(chain.store.conn, table=TABLE), chain.lock)
         _STORES[chain] = store
     return store
