@@ -26,8 +26,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 
+# Every benchmark runs; each `(target …)` line is marked met or MISSED, and the run fails at
+# the end if any target was missed.
 bench: $(STAMP)
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@missed=0; out=$$(mktemp); for b in benchmarks/bench_*.py; do echo "== $$b"; \
+	  $(PY) $$b > $$out 2>&1 || { cat $$out; echo "$$b FAILED"; rm -f $$out; exit 1; }; \
+	  $(PY) benchmarks/_mark_targets.py < $$out || missed=$$((missed + 1)); done; rm -f $$out; \
+	  test $$missed -eq 0 || { echo "== $$missed benchmark(s) missed a target"; exit 1; }
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -2,25 +2,33 @@
 
 The submodules are pure analysis code (no network, no chain state) so the governance engine
 can call them to pick (miners s, nonce bits r, difficulty d) and to audit partner hash power.
+
+Names are resolved lazily (PEP 562): ``learnchain.governance.config`` is imported by the CLI at
+start-up and must not drag in SciPy through ``robust``.
 """
 
-from learnchain.governance.config import CalculusConfig, CalculusConfigError, load_config, preset
-from learnchain.governance.robust import (
-    OptimisationResult,
-    Solution,
-    evaluate_tuple,
-    optimise,
-    solve_region,
-)
+from __future__ import annotations
 
-__all__ = [
-    "CalculusConfig",
-    "CalculusConfigError",
-    "OptimisationResult",
-    "Solution",
-    "evaluate_tuple",
-    "load_config",
-    "optimise",
-    "preset",
-    "solve_region",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CalculusConfig": "config",
+    "CalculusConfigError": "config",
+    "load_config": "config",
+    "preset": "config",
+    "OptimisationResult": "robust",
+    "Solution": "robust",
+    "evaluate_tuple": "robust",
+    "optimise": "robust",
+    "solve_region": "robust",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
