@@ -70,7 +70,7 @@ def print_error(message: str) -> None:
     """One red line; the message is escaped so ``[api]`` in it is printed, not eaten as markup."""
     from rich.markup import escape
 
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def emit_json(value: Any) -> None:
