@@ -30,9 +30,9 @@ def mode(path: Path) -> int:
 
 
 def test_second_lock_on_a_datadir_is_refused_and_names_the_holder(tmp_path):
-    with DatadirLock(tmp_path):
-        with pytest.raises(DatadirLocked, match=rf"in use by pid {os.getpid()}"):
-            DatadirLock(tmp_path).acquire()
+    with DatadirLock(tmp_path), pytest.raises(DatadirLocked,
+                                              match=rf"in use by pid {os.getpid()}"):
+        DatadirLock(tmp_path).acquire()
     DatadirLock(tmp_path).acquire().release()  # released on exit: usable again
 
 
