@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench clean sysdeps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/learnchain demo
 
-test: $(STAMP)
+# System packages some tests need (headless Chromium renders /docs offline). Idempotent: only
+# installs what is missing, and only where apt-get can run (CI runs as root); otherwise those
+# tests skip and say why.
+sysdeps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "sysdeps: chromium missing and apt-get unavailable (not root): its test will skip"; fi; \
+	fi
+
+test: $(STAMP) sysdeps
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -n 2 -m "not slow" -q
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -140,31 +141,37 @@ def install_error_handlers(api: FastAPI) -> None:
                              f"({type(exc).__name__}); the node logged it"}, status_code=500)
 
 
+def swagger_assets() -> Path | None:
+    """Swagger UI 5 (renders OpenAPI 3.1) as packaged by fastapi-offline on PyPI."""
+    try:
+        import fastapi_offline
+    except ImportError:  # pragma: no cover - a dependency; /docs then says how to get it
+        return None
+    folder = Path(fastapi_offline.__file__).parent / "static"
+    return folder if (folder / "swagger-ui-bundle.js").exists() else None
+
+
 def install_offline_docs(api: FastAPI) -> None:
-    """Swagger UI at /docs from a packaged copy of its assets (swagger-ui-bundle on PyPI):
-    the page works with no internet. A landing page at / points to it."""
+    """Swagger UI at /docs from a packaged copy of its assets: the page works with no
+    internet (no CDN, no favicon fetch). A landing page at / points to it."""
     from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.responses import HTMLResponse
     from fastapi.staticfiles import StaticFiles
 
-    try:
-        from swagger_ui_bundle import swagger_ui_path
-    except ImportError:  # pragma: no cover - a dependency; /docs then says how to get it
-        swagger_ui_path = None
-
-    if swagger_ui_path is not None:
-        api.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+    assets = swagger_assets()
+    if assets is not None:
+        api.mount("/static/swagger", StaticFiles(directory=assets), name="swagger")
 
     @api.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        if swagger_ui_path is None:
-            return HTMLResponse("<p>Install swagger-ui-bundle for the offline API docs; the "
+        if assets is None:
+            return HTMLResponse("<p>Install fastapi-offline for the offline API docs; the "
                                 "schema is at <a href='/openapi.json'>/openapi.json</a>.</p>")
         return get_swagger_ui_html(
             openapi_url="/openapi.json", title=f"{api.title} · docs",
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png")
+            swagger_favicon_url="data:,")
 
     @api.get("/", include_in_schema=False)
     def landing() -> HTMLResponse:
