@@ -28,6 +28,9 @@ sysdeps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "sysdeps: chromium missing and apt-get unavailable (not root): its test will skip"; fi; \
 	fi
+	@if command -v npm >/dev/null && [ ! -d docs/examples/node_modules ]; then \
+	  npm install --prefix docs/examples --no-audit --no-fund --silent \
+	    || echo "sysdeps: npm install failed: the JavaScript example's test will skip"; fi
 
 test: $(STAMP) sysdeps
 	$(VENV)/bin/ruff check src tests benchmarks
