@@ -21,6 +21,7 @@ from learnchain.cli.common import (
     friendly_errors,
     load_key,
     report_experiment,
+    resolve_address,
 )
 
 collab_app = typer.Typer(help="Collaborative models: add data, claim deposits, predict.",
@@ -161,7 +162,8 @@ def refund(model_id: int = MODEL_OPTION,
 def report(model_id: int = MODEL_OPTION,
            contribution: int = typer.Option(0, "--contribution", "-c",
                                              help="Contribution index."),
-           author: str = typer.Option(None, "--author", help="Market: whose balance to take."),
+           author: str = typer.Option(None, "--author", help="Market: whose balance to take (0x "
+                                      "address or key name)."),
            key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
            password_file: Path | None = PASSWORD_OPTION,
            wait: bool = WAIT_OPTION,
@@ -169,7 +171,7 @@ def report(model_id: int = MODEL_OPTION,
     """Take (part of) a bad or abandoned deposit."""
     args: dict[str, Any] = {"model_id": model_id, "contribution": contribution}
     if author:
-        args["author"] = args_from_json(author)
+        args["author"] = resolve_address(author, datadir)
     emit_json(_send(node, key, datadir, password_file, "report", args, wait))
 
 
