@@ -69,6 +69,10 @@ def _address(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else parse_address(value)
 
 
+def _digest(tx_hash: str | bytes) -> bytes:
+    return tx_hash if isinstance(tx_hash, bytes) else bytes.fromhex(tx_hash.removeprefix("0x"))
+
+
 def build_transaction(key: PrivateKey, *, chain_id: int, nonce: int, app: str, method: str,
                       args: dict[str, Any]) -> Transaction:
     """A signed transaction, built offline. The one place the CLI and client construct one."""
@@ -109,7 +113,7 @@ class Client(NodeClient):
     def wait_for_receipt(self, tx_hash: str | bytes, *, timeout: float = 60.0,
                          raise_on_failure: bool = True) -> Receipt:
         """Poll until the transaction is in a block; its receipt (raises if it failed)."""
-        digest = tx_hash if isinstance(tx_hash, bytes) else bytes.fromhex(tx_hash[2:])
+        digest = _digest(tx_hash)
         found = self.wait_for(digest, timeout=timeout)
         receipt = Receipt.from_status("0x" + digest.hex(), found)
         if raise_on_failure and not receipt.success:
@@ -134,7 +138,7 @@ class Client(NodeClient):
 
     def tx_status(self, tx_hash: str | bytes) -> dict[str, Any]:
         """``{"status": "pending"}`` or the inclusion record with its receipt."""
-        digest = tx_hash if isinstance(tx_hash, bytes) else bytes.fromhex(tx_hash[2:])
+        digest = _digest(tx_hash)
         return self.transaction(digest)
 
     def wait_for_height(self, height: int, timeout: float = 60.0) -> int:
