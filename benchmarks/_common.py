@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-from torch.nn import functional as F
-
-from learnchain.ml import dqn
+if TYPE_CHECKING:  # torch loads only in the benches that train (bench_cli_startup must not)
+    from learnchain.ml import dqn
 
 
 def best_of(runs: int, fn: Callable[[], float]) -> float:
@@ -28,6 +26,12 @@ def plain_torch_dqn(params: bytes, buf: dqn.ReplayBuffer, K: int, C: int,
     """K plain PyTorch DQN steps on the same history: the work with no consensus around it
     (``nn.Module`` Q-network, ``torch.optim.Adam``, numpy minibatch indices, no hashing).
     Returns the seconds of the K steps alone, without building the networks."""
+    import numpy as np
+    import torch
+    from torch.nn import functional as F
+
+    from learnchain.ml import dqn
+
     net, tgt = dqn.net_from_bytes(params), dqn.net_from_bytes(params)
     opt = torch.optim.Adam(net.parameters(), lr=hp.lr)
     rng = np.random.default_rng(0)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from learnchain.core.crypto import load_keystore, to_checksum_address
+from learnchain.core.errors import ConfigError
 from learnchain.core.genesis import GenesisConfig
 from learnchain.core.verify import verify_store
 from learnchain.net.client import NodeClient
@@ -18,23 +20,33 @@ from learnchain.node import Node, open_chain
 from learnchain.scaffold import DEV_PASSWORD, init_datadir
 
 
-def run_demo(datadir: Path | None, *, blocks: int, difficulty: int, console: Console) -> None:
+def run_demo(datadir: Path | None, *, blocks: int, difficulty: int,
+             console: Console | None, force: bool = False) -> dict[str, Any]:
+    """Run the demo; print to ``console`` (None: print nothing) and return a summary."""
+    if datadir is not None and (Path(datadir) / "node.toml").exists() and not force:
+        raise ConfigError(f"{datadir} already holds a chain; the demo would replace it and its "
+                          "keys: pass --force, or choose another --datadir")
+    quiet = console is None
+    out = console or Console(quiet=True)
     with tempfile.TemporaryDirectory(prefix="learnchain-demo-") as tmp:
         where = Path(datadir) if datadir else Path(tmp)
         init = init_datadir(where, difficulty=difficulty, force=True)
-        console.print(f"[bold]learnchain demo[/] · data in {where}")
+        out.print(f"[bold]learnchain demo[/] · data in {where}")
         node_key = load_keystore(where / "keys/node.json", DEV_PASSWORD)
         alice = load_keystore(where / "keys/alice.json", DEV_PASSWORD)
         bob = load_keystore(where / "keys/bob.json", DEV_PASSWORD)
         chain = open_chain(where / "chain.sqlite", GenesisConfig.load(where / "genesis.json"))
         node = Node(chain, node_key)
+        summary: dict[str, Any] = {"datadir": str(where) if datadir else None,
+                                   "difficulty": difficulty}
         with ApiServer(node) as server:
             client = NodeClient(server.url)
-            console.print(f"node API on {server.url}/docs · genesis "
-                          f"0x{chain.genesis_block.hash.hex()[:16]}… · difficulty {difficulty}")
+            out.print(f"node API on {server.url}/docs · genesis "
+                      f"0x{chain.genesis_block.hash.hex()[:16]}… · difficulty {difficulty}")
             sent = []
-            with Progress(console=console) as progress:
-                task = progress.add_task("mining", total=blocks)
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          console=out, disable=quiet) as progress:
+                task = progress.add_task("mining blocks", total=blocks)
                 for i in range(blocks):
                     payer, payee = (alice, bob) if i % 2 == 0 else (bob, alice)
                     for amount in (100 + i, 7):
@@ -50,19 +62,25 @@ def run_demo(datadir: Path | None, *, blocks: int, difficulty: int, console: Con
                 table.add_row(str(h.height), "0x" + h.hash.hex()[:16] + "…",
                               str(len(block.transactions)), to_checksum_address(h.proposer)[:14],
                               str(h.engine_fields.get("difficulty", "-")))
-            console.print(table)
+            out.print(table)
+            accounts = {}
             for name, key in (("node", node_key), ("alice", alice), ("bob", bob)):
                 info = client.account(key.address)
-                console.print(f"  {name:5} {to_checksum_address(key.address)} "
-                              f"balance {info['balance']:>9} nonce {info['state_nonce']}")
+                accounts[name] = {"address": to_checksum_address(key.address),
+                                  "balance": info["balance"], "nonce": info["state_nonce"]}
+                out.print(f"  {name:5} {accounts[name]['address']} "
+                          f"balance {info['balance']:>9} nonce {info['state_nonce']}")
             ok = sum(1 for r in included if r["receipt"]["success"])
-            console.print(f"{ok}/{len(sent)} transfers included and succeeded "
-                          f"(node key {to_checksum_address(init.node_address)[:14]}… mined "
-                          f"{node.blocks_produced} blocks)")
+            out.print(f"{ok}/{len(sent)} transfers included and succeeded "
+                      f"(node key {to_checksum_address(init.node_address)[:14]}… mined "
+                      f"{node.blocks_produced} blocks)")
+            summary.update(height=chain.height, blocks_mined=node.blocks_produced,
+                           transfers_sent=len(sent), transfers_succeeded=ok,
+                           accounts=accounts, head="0x" + chain.head_hash.hex())
         chain.store.close()
         report = verify_store(where / "chain.sqlite", GenesisConfig.load(where / "genesis.json"))
-        console.print("[green]chain verify: clean[/]" if report.ok
-                      else f"[red]chain verify failed at {report.first_bad_height}: "
-                           f"{report.reason}[/]")
-        if not report.ok:
-            raise SystemExit(2)
+        out.print("[green]chain verify: clean[/]" if report.ok
+                  else f"[red]chain verify failed at {report.first_bad_height}: "
+                       f"{report.reason}[/]")
+        summary.update(verified=report.ok, first_bad_height=report.first_bad_height)
+        return summary

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,12 @@ from typing import Any
 import httpx
 
 from learnchain.config import ApiConfig, NodeConfig
-from learnchain.core.crypto import PrivateKey, save_keystore, to_checksum_address
+from learnchain.core.crypto import (
+    PrivateKey,
+    save_keystore,
+    to_checksum_address,
+    write_secret,
+)
 from learnchain.core.errors import ConfigError
 from learnchain.core.genesis import GenesisConfig, wall_genesis_time
 from learnchain.scaffold import DEV_ACCOUNTS, DEV_ALLOCATION, DEV_PASSWORD
@@ -37,23 +43,35 @@ class DevnetNode:
 def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: int = 16,
                   block_interval_ms: int = 2000, fast_kdf: bool = False,
                   engine: str = "pow", env: str = "CartPole-v1",
-                  consensus_params: dict[str, Any] | None = None,
+                  consensus_params: dict[str, Any] | None = None, force: bool = False,
+                  archive_work: bool = False,
                   extra_apps: tuple[str, ...] = ("collab",)) -> list[DevnetNode]:
     """Keys, genesis and configs for N nodes; `engine` is "pow" or "rlpow" (learning `env`).
 
-    `consensus_params` overrides genesis consensus parameters (e.g. rlpow's ``K``).
+    `consensus_params` overrides genesis consensus parameters (e.g. rlpow's ``K``). An existing
+    devnet in `root` is never replaced silently: it takes ``force`` (which deletes its data).
+    `archive_work` makes rlpow nodes keep every training blob (see config.StorageConfig).
     """
     if nodes < 1:
         raise ConfigError("--nodes must be at least 1")
     root = root.resolve()
     if (root / "pids.json").exists():
         raise ConfigError(f"{root} has a running devnet; stop it with `learnchain devnet down`")
+    if (root / "devnet.json").exists():
+        if not force:
+            old = load_devnet(root)
+            raise ConfigError(
+                f"{root} already holds a devnet ({len(old)} nodes, "
+                f"{format_bytes(disk_usage(root))} on disk); restart it with `learnchain devnet "
+                f"start`, delete it with `learnchain devnet down --purge`, or pass --force to "
+                "replace it (its chains and keys are deleted)")
+        remove_devnet_files(root)
     root.mkdir(parents=True, exist_ok=True)
     keys = [PrivateKey.generate() for _ in range(nodes)]
     accounts = {name: PrivateKey.generate() for name in DEV_ACCOUNTS}
     for name, key in accounts.items():
         save_keystore(key, root / "keys" / f"{name}.json", DEV_PASSWORD, light=fast_kdf)
-    (root / "keys" / "password.txt").write_text(DEV_PASSWORD + "\n")
+    write_secret(root / "keys" / "password.txt", DEV_PASSWORD + "\n")
     addresses = [to_checksum_address(k.address) for k in keys]
     if engine == "pow":
         engine_config: dict[str, Any] = {}
@@ -83,15 +101,15 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
     out = []
     for i, key in enumerate(keys):
         datadir = root / f"node{i}"
-        (datadir / "keys").mkdir(parents=True, exist_ok=True)
         save_keystore(key, datadir / "keys" / "node.json", DEV_PASSWORD, light=fast_kdf)
-        (datadir / "keys" / "password.txt").write_text(DEV_PASSWORD + "\n")
+        write_secret(datadir / "keys" / "password.txt", DEV_PASSWORD + "\n")
         for stale in ("chain.sqlite", "chain.sqlite-wal", "chain.sqlite-shm"):
             (datadir / stale).unlink(missing_ok=True)
         config = NodeConfig(datadir=datadir, genesis="../genesis.json",
                             api=ApiConfig(port=base_port + i))
         config.mining.min_block_interval_ms = block_interval_ms
         config.p2p.bootstrap = [u for u in urls if u != urls[i]]
+        config.storage.archive_work = archive_work
         (datadir / "node.toml").write_text(config.to_toml())
         out.append(DevnetNode(i, datadir, urls[i], addresses[i]))
     (root / "devnet.json").write_text(json.dumps(
@@ -145,6 +163,36 @@ def stop_devnet(root: Path) -> int:
                 os.kill(pid, signal.SIGKILL)
     path.unlink()
     return stopped
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes of every regular file under ``path`` (what ``du`` would count, roughly)."""
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def format_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def remove_devnet_files(root: Path) -> None:
+    """Delete what ``create_devnet`` made under ``root`` (node folders, keys, genesis, the
+    devnet record); other files a user put there are left alone."""
+    for node in load_devnet(root):
+        shutil.rmtree(node.datadir, ignore_errors=True)
+    shutil.rmtree(root / "keys", ignore_errors=True)
+    for name in ("genesis.json", "devnet.json", "pids.json"):
+        (root / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        root.rmdir()  # only if nothing else is left
 
 
 def node_info(url: str, timeout: float = 1.0) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ import uvicorn
 from learnchain.config import NodeConfig
 from learnchain.core.crypto import load_keystore, parse_address
 from learnchain.core.genesis import GenesisConfig
+from learnchain.datadir_lock import DatadirLock, check_port_free
 from learnchain.net.api import create_app
 from learnchain.net.http_transport import HttpTransport, mount_p2p
 from learnchain.net.p2p import P2PNode
@@ -25,8 +26,19 @@ class NodeRuntime:
         self.config = config = NodeConfig.load(datadir)
         if port is not None:
             config.api.port = port
+        # Before anything is opened: one node per datadir, and a free API port.
+        self.lock = DatadirLock(datadir).acquire()
+        try:
+            check_port_free(config.api.host, config.api.port)
+        except BaseException:
+            self.lock.release()
+            raise
         genesis = GenesisConfig.load(config.path(config.genesis))
         self.chain = open_chain(config.path(config.database), genesis)
+        engine = self.chain.engine
+        if hasattr(engine, "archive_work"):  # rlpow: prune unless [storage] archive_work
+            engine.archive_work = config.storage.archive_work
+            engine.recent_limit_bytes = config.storage.recent_work_mb << 20
         self.mining = config.mining.enabled if mine is None else mine
         key = None
         if self.mining or config.p2p.enabled:
@@ -78,3 +90,4 @@ class NodeRuntime:
             if self.transport is not None:
                 self.transport.close()
             self.chain.store.close()
+            self.lock.release()

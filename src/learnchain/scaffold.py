@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from learnchain.config import ApiConfig, NodeConfig
-from learnchain.core.crypto import PrivateKey, save_keystore, to_checksum_address
+from learnchain.core.crypto import (
+    PrivateKey,
+    save_keystore,
+    to_checksum_address,
+    write_secret,
+)
 from learnchain.core.errors import ConfigError
 from learnchain.core.genesis import GenesisConfig, wall_genesis_time
+from learnchain.datadir_lock import DatadirLock
 
 DEV_PASSWORD = "learnchain-dev"
 DEV_ACCOUNTS = ("alice", "bob")
@@ -21,6 +28,8 @@ class InitResult:
     node_address: bytes
     accounts: dict[str, bytes]
     genesis: GenesisConfig
+    #: where the keys this init replaced were moved (``--force`` on an initialised datadir)
+    replaced_keys: Path | None = field(default=None)
 
 
 def init_datadir(datadir: Path, *, difficulty: int = 14, port: int = 8645,
@@ -29,13 +38,27 @@ def init_datadir(datadir: Path, *, difficulty: int = 14, port: int = 8645,
     """A single-node governed-PoW chain whose node key is member, miner and controller."""
     datadir = Path(datadir)
     if (datadir / "node.toml").exists() and not force:
-        raise ConfigError(f"{datadir} is already initialised; pass --force to overwrite "
-                          "(this deletes its chain data)")
+        raise ConfigError(f"{datadir} is already initialised; pass --force to start over "
+                          "(this deletes its chain data and replaces its keys node, alice and "
+                          "bob with new ones: the old keys are moved to keys.replaced-<time>/)")
+    datadir.mkdir(parents=True, exist_ok=True)
+    with DatadirLock(datadir):  # never re-initialise under a running node
+        return _write_datadir(datadir, difficulty, port, password, light_kdf,
+                              block_interval_ms)
+
+
+def _write_datadir(datadir: Path, difficulty: int, port: int, password: str, light_kdf: bool,
+                   block_interval_ms: int) -> InitResult:
     keys_dir = datadir / "keys"
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    replaced = None
+    if any(keys_dir.glob("*.json")):
+        # Never destroy a key: --force moves the old ones aside, and says where.
+        replaced = datadir / f"keys.replaced-{time.strftime('%Y%m%d-%H%M%S')}"
+        keys_dir.rename(replaced)
+    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for stale in ("chain.sqlite", "chain.sqlite-wal", "chain.sqlite-shm"):
         (datadir / stale).unlink(missing_ok=True)
-    (keys_dir / "password.txt").write_text(password + "\n")
+    write_secret(keys_dir / "password.txt", password + "\n")
     node_key = PrivateKey.generate()
     save_keystore(node_key, keys_dir / "node.json", password, light=light_kdf)
     accounts = {}
@@ -59,4 +82,4 @@ def init_datadir(datadir: Path, *, difficulty: int = 14, port: int = 8645,
     config = NodeConfig(datadir=datadir, api=ApiConfig(port=port))
     config.mining.min_block_interval_ms = block_interval_ms
     (datadir / "node.toml").write_text(config.to_toml())
-    return InitResult(datadir, node_key.address, accounts, genesis)
+    return InitResult(datadir, node_key.address, accounts, genesis, replaced)

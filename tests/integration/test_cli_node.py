@@ -69,7 +69,8 @@ def test_send_kill_restart_verify(tmp_path):
     try:
         assert wait_height(port, height_before_kill + 1) > height_before_kill
         refused = cli("tx", "send", "--datadir", str(datadir), "--from", "alice", "--to", bob,
-                      "--amount", "2000000", "--json")
+                      "--amount", "2000000", "--json", check=False)
+        assert refused.returncode == 3  # included, but failed: scripts must see it
         assert json.loads(refused.stdout)["receipt"]["error"].startswith("insufficient funds")
     finally:
         restarted.send_signal(signal.SIGKILL)

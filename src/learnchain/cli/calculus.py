@@ -253,7 +253,8 @@ def eval_cmd(
 @calculus_app.command("sweep")
 @_friendly
 def sweep_cmd(
-    out: Path = typer.Option(Path("calculus-results"), "--out", help="Output directory."),
+    out: Path = typer.Option(Path("experiments/out/calculus"), "--out",
+                             help="Output directory (default experiments/out/calculus)."),
     config: Path | None = typer.Option(None, "--config", help="Base constants (TOML)."),
     quick: bool = typer.Option(False, "--quick", help="Coarser sweeps (for smoke tests)."),
     as_json: bool = JSON_FLAG,

@@ -12,18 +12,17 @@ from typing import Any
 
 import typer
 
-from learnchain.apps.collab.encoders import Encoder
-from learnchain.apps.collab.experiments import (
-    GoodBadConfig,
-    MarketConfig,
-    default_output,
-    run_good_bad,
-    run_market,
+from learnchain.cli.common import (
+    DATADIR_OPTION,
+    JSON_OPTION,
+    PUBLISH_OPTION,
+    emit_json,
+    experiment_folder,
+    friendly_errors,
+    load_key,
+    report_experiment,
+    resolve_address,
 )
-from learnchain.apps.collab.models import build_model, from_json
-from learnchain.cli.common import DATADIR_OPTION, emit_json, err_console, friendly_errors, load_key
-from learnchain.net.client import NodeClient
-from learnchain.net.jsonview import from_json as args_from_json
 
 collab_app = typer.Typer(help="Collaborative models: add data, claim deposits, predict.",
                          no_args_is_help=True)
@@ -35,6 +34,28 @@ NODE_OPTION = typer.Option("http://127.0.0.1:8645", "--node", help="Node HTTP AP
 KEY_OPTION = typer.Option(..., "--key", "-k", help="Keystore path or key name in <datadir>/keys.")
 PASSWORD_OPTION = typer.Option(None, "--password-file", help="File holding the password.")
 MODEL_OPTION = typer.Option(..., "--model", "-m", help="Model id.")
+LABEL_OPTION = typer.Option(..., "--label", help="The sample's label.")
+DATA_OPTION = typer.Option(None, "--data", help="Input as comma-separated integers.")
+TEXT_OPTION = typer.Option(None, "--text", help="Input text, encoded by the model's encoder.")
+PAID_KEY_OPTION = typer.Option(None, "--key", "-k",
+                               help="Keystore path or key name (paid predictions).")
+WAIT_OPTION = typer.Option(True, "--wait/--no-wait", help="Wait until the transaction is in a "
+                           "block.")
+ALWAYS_JSON = typer.Option(True, "--json", help="Print JSON (these commands always do; "
+                           "accepted so every command takes --json).")
+
+
+def NodeClient(url: str) -> Any:
+    """The node's API client, imported on use (CLI start-up); tests may replace it."""
+    from learnchain.net.client import NodeClient as Client
+
+    return Client(url)
+
+
+def args_from_json(value: Any) -> Any:
+    from learnchain.net.jsonview import from_json
+
+    return from_json(value)
 
 
 def _send(node: str, key_name: str, datadir: Path, password_file: Path | None, method: str,
@@ -61,8 +82,10 @@ def _json_arg(text: str | None, what: str) -> dict[str, Any]:
     return args_from_json(value)
 
 
-def _input(client: NodeClient, model_id: int, data: str | None, text: str | None) -> list[int]:
+def _input(client: Any, model_id: int, data: str | None, text: str | None) -> list[int]:
     """Integer input from `--data 1,2,3` or from `--text` via the model's named encoder."""
+    from learnchain.apps.collab.encoders import Encoder
+
     if data is not None:
         return [int(v) for v in data.split(",") if v.strip()]
     if text is None:
@@ -77,14 +100,21 @@ def _input(client: NodeClient, model_id: int, data: str | None, text: str | None
 def create(model: str = typer.Option(None, "--model-json", help="Model JSON (file or text)."),
            model_type: str = typer.Option(None, "--type", help="Model type, when no JSON."),
            params: str = typer.Option(None, "--params", help="Model params JSON."),
-           encoder: str = typer.Option('{"type": "indices"}', "--encoder"),
-           mechanism: str = typer.Option("stakeable", "--mechanism"),
-           mechanism_params: str = typer.Option(None, "--mechanism-params"),
-           name: str = typer.Option("", "--name"),
+           encoder: str = typer.Option('{"type": "indices"}', "--encoder",
+                                      help="Encoder JSON: how text becomes integer input."),
+           mechanism: str = typer.Option("stakeable", "--mechanism",
+                                        help="Incentive mechanism: stakeable, points or "
+                                             "market."),
+           mechanism_params: str = typer.Option(None, "--mechanism-params",
+                                               help="Mechanism parameters JSON."),
+           name: str = typer.Option("", "--name", help="Display name of the model."),
            key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
            password_file: Path | None = PASSWORD_OPTION,
-           wait: bool = typer.Option(True, "--wait/--no-wait")) -> None:
+           wait: bool = WAIT_OPTION,
+        as_json: bool = ALWAYS_JSON) -> None:
     """Deploy a model (trained off-chain as JSON, or empty by type and params)."""
+    from learnchain.apps.collab.models import build_model, from_json
+
     if model:
         doc = from_json(Path(model).read_text() if Path(model).exists() else model).export()
     elif model_type:
@@ -99,12 +129,13 @@ def create(model: str = typer.Option(None, "--model-json", help="Model JSON (fil
 
 @collab_app.command()
 @friendly_errors
-def add(model_id: int = MODEL_OPTION, label: int = typer.Option(..., "--label"),
-        data: str = typer.Option(None, "--data"), text: str = typer.Option(None, "--text"),
+def add(model_id: int = MODEL_OPTION, label: int = LABEL_OPTION,
+        data: str = DATA_OPTION, text: str = TEXT_OPTION,
         deposit: int = typer.Option(0, "--deposit", help="Most you will deposit/stake."),
         key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
         password_file: Path | None = PASSWORD_OPTION,
-        wait: bool = typer.Option(True, "--wait/--no-wait")) -> None:
+        wait: bool = WAIT_OPTION,
+        as_json: bool = ALWAYS_JSON) -> None:
     """Add one labelled sample (only the required deposit is taken)."""
     values = _input(NodeClient(node), model_id, data, text)
     emit_json(_send(node, key, datadir, password_file, "add_data",
@@ -115,10 +146,12 @@ def add(model_id: int = MODEL_OPTION, label: int = typer.Option(..., "--label"),
 @collab_app.command()
 @friendly_errors
 def refund(model_id: int = MODEL_OPTION,
-           contribution: int = typer.Option(0, "--contribution", "-c"),
+           contribution: int = typer.Option(0, "--contribution", "-c",
+                                             help="Contribution index."),
            key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
            password_file: Path | None = PASSWORD_OPTION,
-           wait: bool = typer.Option(True, "--wait/--no-wait")) -> None:
+           wait: bool = WAIT_OPTION,
+        as_json: bool = ALWAYS_JSON) -> None:
     """Reclaim a deposit (or a point, or market winnings)."""
     emit_json(_send(node, key, datadir, password_file, "refund",
                     {"model_id": model_id, "contribution": contribution}, wait))
@@ -127,26 +160,30 @@ def refund(model_id: int = MODEL_OPTION,
 @collab_app.command()
 @friendly_errors
 def report(model_id: int = MODEL_OPTION,
-           contribution: int = typer.Option(0, "--contribution", "-c"),
-           author: str = typer.Option(None, "--author", help="Market: whose balance to take."),
+           contribution: int = typer.Option(0, "--contribution", "-c",
+                                             help="Contribution index."),
+           author: str = typer.Option(None, "--author", help="Market: whose balance to take (0x "
+                                      "address or key name)."),
            key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
            password_file: Path | None = PASSWORD_OPTION,
-           wait: bool = typer.Option(True, "--wait/--no-wait")) -> None:
+           wait: bool = WAIT_OPTION,
+        as_json: bool = ALWAYS_JSON) -> None:
     """Take (part of) a bad or abandoned deposit."""
     args: dict[str, Any] = {"model_id": model_id, "contribution": contribution}
     if author:
-        args["author"] = args_from_json(author)
+        args["author"] = resolve_address(author, datadir)
     emit_json(_send(node, key, datadir, password_file, "report", args, wait))
 
 
 @collab_app.command()
 @friendly_errors
-def predict(model_id: int = MODEL_OPTION, data: str = typer.Option(None, "--data"),
-            text: str = typer.Option(None, "--text"),
+def predict(model_id: int = MODEL_OPTION, data: str = DATA_OPTION,
+            text: str = TEXT_OPTION,
             fee: int = typer.Option(0, "--fee", help="Pay good contributors (a transaction)."),
-            key: str = typer.Option(None, "--key", "-k"), node: str = NODE_OPTION,
+            key: str = PAID_KEY_OPTION, node: str = NODE_OPTION,
             datadir: Path = DATADIR_OPTION,
-            password_file: Path | None = PASSWORD_OPTION) -> None:
+            password_file: Path | None = PASSWORD_OPTION,
+        as_json: bool = ALWAYS_JSON) -> None:
     """Predict for free (a query), or with a fee shared by good contributors."""
     client = NodeClient(node)
     values = _input(client, model_id, data, text)
@@ -164,7 +201,8 @@ def predict(model_id: int = MODEL_OPTION, data: str = typer.Option(None, "--data
 @friendly_errors
 def show(model_id: int = MODEL_OPTION, node: str = NODE_OPTION,
          test: Path = typer.Option(None, "--test", help="JSON {data: [...], labels: [...]}: "
-                                   "report accuracy on it.")) -> None:
+                                   "report accuracy on it."),
+        as_json: bool = ALWAYS_JSON) -> None:
     """A model's definition, counters, contributors (with badges) and optional accuracy."""
     client = NodeClient(node)
     out: dict[str, Any] = {"model": client.query("collab", "model", {"model_id": model_id}),
@@ -185,36 +223,45 @@ def call(method: str = typer.Argument(..., help="Any collab transaction, e.g. ma
          args: str = typer.Option("{}", "--args", help="JSON args (file or text); 0x… = bytes."),
          key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
          password_file: Path | None = PASSWORD_OPTION,
-         wait: bool = typer.Option(True, "--wait/--no-wait")) -> None:
+         wait: bool = WAIT_OPTION,
+        as_json: bool = ALWAYS_JSON) -> None:
     """Send any collab transaction (market_open, market_reveal, extend_model, …)."""
     emit_json(_send(node, key, datadir, password_file, method, _json_arg(args, "--args"), wait))
 
 
+EXPERIMENT_OUT = typer.Option(None, "--out", help="Output folder (default "
+                              "experiments/out/collab).")
+
+
 @experiment_app.command("good-bad")
 @friendly_errors
-def experiment_good_bad(out: Path = typer.Option(None, "--out", help="Output folder "
-                                                 "(default docs/experiments)."),
-                        days: int = typer.Option(14, "--days"),
-                        seed: int = typer.Option(0, "--seed")) -> None:
+def experiment_good_bad(out: Path | None = EXPERIMENT_OUT,
+                        days: int = typer.Option(14, "--days", help="Simulated days."),
+                        seed: int = typer.Option(0, "--seed", help="Random seed."),
+                        publish: bool = PUBLISH_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Good vs bad agent under deposit, refund and take; plots balances and accuracy."""
-    folder = out or default_output()
+    from learnchain.apps.collab.experiments import GoodBadConfig, run_good_bad
+
+    folder = experiment_folder("collab", out, publish)
     summary = run_good_bad(folder, GoodBadConfig(days=days, seed=seed))
     summary.pop("config")
-    err_console.print(f"wrote {folder / 'collab_good_bad.png'}")
-    emit_json(summary)
+    report_experiment("collab experiment good-bad", summary, folder, as_json)
 
 
 @experiment_app.command("market")
 @friendly_errors
-def experiment_market(out: Path = typer.Option(None, "--out", help="Output folder "
-                                               "(default docs/experiments)."),
-                      seed: int = typer.Option(0, "--seed"),
-                      group: bool = typer.Option(True, "--group/--no-group"),
-                      reset: bool = typer.Option(True, "--reset/--no-reset")) -> None:
+def experiment_market(out: Path | None = EXPERIMENT_OUT,
+                      seed: int = typer.Option(0, "--seed", help="Random seed."),
+                      group: bool = typer.Option(True, "--group/--no-group",
+                                                 help="Group contributions per agent."),
+                      reset: bool = typer.Option(True, "--reset/--no-reset",
+                                                 help="Reset the model when the market opens."),
+                      publish: bool = PUBLISH_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Prediction market with 3 good and 2 bad agents; plots balances and profits."""
-    folder = out or default_output()
+    from learnchain.apps.collab.experiments import MarketConfig, run_market
+
+    folder = experiment_folder("collab", out, publish)
     summary = run_market(folder, MarketConfig(seed=seed, group_contributions=group,
                                               reset_model=reset))
     summary.pop("config")
-    err_console.print(f"wrote {folder / 'collab_market.png'}")
-    emit_json(summary)
+    report_experiment("collab experiment market", summary, folder, as_json)

@@ -6,9 +6,14 @@ import time
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from learnchain.cli.common import JSON_OPTION, console, emit_json, friendly_errors
+from learnchain.cli.common import (
+    JSON_OPTION,
+    console,
+    emit_json,
+    experiment_progress,
+    friendly_errors,
+)
 
 sim_app = typer.Typer(help="Simulated networks with a virtual clock.", no_args_is_help=True)
 
@@ -16,22 +21,24 @@ sim_app = typer.Typer(help="Simulated networks with a virtual clock.", no_args_i
 @sim_app.command("run")
 @friendly_errors
 def sim_run(scenario_file: Path = typer.Argument(..., help="Scenario TOML file."),
-            out: Path = typer.Option(Path("experiments/out/sim"), help="Output folder."),
+            out: Path = typer.Option(Path("experiments/out/sim"), help="Output folder "
+                                     "(metrics.json and plots)."),
             as_json: bool = JSON_OPTION) -> None:
     """Run a scenario; write metrics.json and plots into --out."""
     from learnchain.sim.scenario import Scenario, run_scenario, write_report
 
     scenario = Scenario.from_toml(scenario_file)
     started = time.perf_counter()
-    with console.status(f"simulating {scenario.nodes} nodes to height {scenario.blocks}…",
-                        spinner="dots") if not as_json else _Null():
-        network, metrics = run_scenario(scenario)
+    with experiment_progress(f"simulating {scenario.nodes} nodes: height", as_json) as step:
+        network, metrics = run_scenario(scenario, progress=step)
     wall = time.perf_counter() - started
     files = write_report(metrics, network, out)
     if as_json:
         emit_json({**metrics.to_json(), "wall_s": round(wall, 2),
                    "files": [str(f) for f in files]})
         return
+    from rich.table import Table
+
     table = Table("metric", "value", title=f"{scenario_file.name} · {wall:.1f} s wall")
     for key in ("nodes", "simulated_s", "canonical_height", "blocks_produced", "stale_rate",
                 "converged", "reorgs", "reorg_depths", "propagation_to_all_ms",
@@ -40,10 +47,3 @@ def sim_run(scenario_file: Path = typer.Argument(..., help="Scenario TOML file."
     console.print(table)
     console.print(f"wrote {', '.join(str(f) for f in files)}")
 
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

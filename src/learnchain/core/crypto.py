@@ -104,9 +104,22 @@ def save_keystore(key: PrivateKey, path: Path, password: str, *, light: bool = F
 
     kwargs = {"kdf": "pbkdf2", "iterations": 2} if light else {"kdf": "scrypt"}
     document = create_keyfile_json(key.secret, password.encode(), **kwargs)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    write_secret(path, json.dumps(document, indent=2))
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Atomically write a file only its owner can read (0600), e.g. a keystore or password.
+
+    The temporary file is created 0600 (not chmod-ed afterwards), so the secret is never
+    readable by others, not even for a moment; the folder is made 0700 when we create it."""
+    path = Path(path)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2))
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
     os.replace(tmp, path)
 
 

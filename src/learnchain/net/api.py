@@ -1,26 +1,46 @@
-"""The user HTTP API under /v1 (FastAPI; OpenAPI docs at /docs).
+"""The user HTTP API under /v1 (FastAPI; OpenAPI docs at /docs, served offline).
 
 Errors are JSON `{error, detail}` with a status code that says whose fault it was: 400 for a
-request the node understood and refused, 404 for something it does not have, 422 for a request
-it could not parse.
+request the node understood and refused, 404 for something it does not have, 413 for a body
+over the limit, 422 for a request it could not parse, 500 for a bug (logged). Every route
+declares its response model and error responses, so the OpenAPI schema is a contract that
+schemathesis checks (tests/integration/test_api_schema.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from learnchain import __version__
 from learnchain.apps.base import AppError, Bank
+from learnchain.apps.introspect import describe_app
 from learnchain.core.crypto import parse_address
 from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction, LearnchainError
 from learnchain.core.execution import account_nonce
-from learnchain.core.types import Block, Transaction
+from learnchain.core.types import HASH_SIZE, Block, Transaction
+from learnchain.net.api_models import (
+    Account,
+    AppSpec,
+    BlockView,
+    Header,
+    QueryBody,
+    QueryResult,
+    RawBody,
+    ReceiptView,
+    Status,
+    Submitted,
+    TxStatus,
+    errors,
+)
 from learnchain.net.content_api import add_content_routes
+from learnchain.net.http_limits import (
+    BodyLimitMiddleware,
+    install_error_handlers,
+    install_offline_docs,
+)
 from learnchain.net.jsonview import (
     block_json,
     from_json,
@@ -31,6 +51,9 @@ from learnchain.net.jsonview import (
 )
 from learnchain.node import Node
 
+MAX_HEIGHT = 2**63 - 1  # SQLite integers are signed 64-bit
+MAX_HEADERS = 500
+
 
 class ApiError(Exception):
     def __init__(self, status: int, error: str, detail: str) -> None:
@@ -38,87 +61,104 @@ class ApiError(Exception):
         self.status, self.error, self.detail = status, error, detail
 
 
-class RawBody(BaseModel):
-    raw: str = Field(description="0x-prefixed hex of the canonical CBOR encoding")
-
-
-class QueryBody(BaseModel):
-    args: dict[str, Any] = Field(default_factory=dict,
-                                 description='arguments; "0x…" hex strings are bytes')
-
-
-def _hex(text: str, what: str) -> bytes:
+def _hex(text: str, what: str, size: int | None = None) -> bytes:
     try:
-        return bytes.fromhex(text.removeprefix("0x"))
+        raw = bytes.fromhex(text.removeprefix("0x"))
     except ValueError:
         raise ApiError(400, "bad-hex", f"{what} must be 0x-prefixed hexadecimal") from None
+    if size is not None and len(raw) != size:
+        raise ApiError(400, "bad-hex", f"{what} must be {size} bytes (0x + {2 * size} hex "
+                                       "digits)")
+    return raw
+
+
+def parse_height(text: str) -> int | None:
+    """A block height written in ASCII decimal digits and within SQLite's range, else None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if value <= MAX_HEIGHT else None
 
 
 def create_app(node: Node) -> FastAPI:
     chain = node.chain
     api = FastAPI(title="learnchain node API", version=__version__,
                   description="Submit transactions and read blocks, receipts, balances and "
-                              "app state of a learnchain node.")
+                              "app state of a learnchain node. Errors are JSON "
+                              "`{error, detail}`. The transaction format is in "
+                              "docs/transactions.md.",
+                  docs_url=None, redoc_url=None)
+    api.add_middleware(BodyLimitMiddleware)
+    install_error_handlers(api)
+    install_offline_docs(api)
 
     @api.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=exc.status)
 
-    @api.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": "invalid-request", "detail": str(exc.errors())},
-                            status_code=422)
-
     @api.exception_handler(LearnchainError)
     async def _domain(_: Request, exc: LearnchainError) -> JSONResponse:
         kind = {InvalidTransaction: "invalid-transaction", InvalidBlock: "invalid-block",
-                EncodingError: "bad-encoding", AppError: "app-error"}.get(type(exc), "error")
+                EncodingError: "bad-encoding"}.get(type(exc), "error")
+        if isinstance(exc, AppError):
+            kind = "app-error"
         return JSONResponse({"error": kind, "detail": str(exc)}, status_code=400)
 
     def find_block(block_id: str) -> Block:
         if block_id == "head":
             found = chain.get_block(chain.head_hash)
         elif block_id.startswith("0x"):
-            found = chain.get_block(_hex(block_id, "block hash"))
-        elif block_id.isdigit():
-            found = chain.block_at(int(block_id))
+            found = chain.get_block(_hex(block_id, "block hash", HASH_SIZE))
+        elif (height := parse_height(block_id)) is not None:
+            found = chain.block_at(height)
         else:
-            raise ApiError(400, "bad-block-id", "a block id is a height, a 0x hash, or 'head'")
+            raise ApiError(400, "bad-block-id", "a block id is a height (decimal digits, below "
+                                                "2^63), a 0x hash, or 'head'")
         if found is None:
-            raise ApiError(404, "not-found", f"no block {block_id}")
+            raise ApiError(404, "not-found", f"no block {block_id[:80]}")
         return found
 
-    @api.get("/v1/status", summary="Chain id, head and mempool size")
+    @api.get("/v1/status", summary="Chain id, head and mempool size", response_model=Status)
     def status() -> dict[str, Any]:
         return {"chain_id": chain.genesis_config.chain_id, "engine": chain.engine.name,
                 "genesis": to_json(chain.genesis_block.hash), "height": chain.height,
                 "head": to_json(chain.head_hash), "mempool": len(node.mempool),
                 "version": __version__}
 
-    @api.get("/v1/blocks/{block_id}", summary="A block by height, 0x hash, or 'head'")
+    @api.get("/v1/blocks/{block_id}", summary="A block by height, 0x hash, or 'head'",
+             response_model=BlockView, responses=errors(400, 404, 422))
     def block(block_id: str, full: bool = False) -> dict[str, Any]:
         return block_json(find_block(block_id), full=full)
 
-    @api.get("/v1/blocks/{block_id}/receipts", summary="Receipts of a block's transactions")
+    @api.get("/v1/blocks/{block_id}/receipts", summary="Receipts of a block's transactions",
+             response_model=list[ReceiptView], responses=errors(400, 404, 422))
     def receipts(block_id: str) -> list[dict[str, Any]]:
         found = chain.receipts(find_block(block_id).hash) or []
         return [receipt_json(r) for r in found]
 
-    @api.get("/v1/headers", summary="Canonical headers in a height range (at most 500)")
-    def headers(start: int = 0, count: int = 100) -> list[dict[str, Any]]:
-        count = max(0, min(count, 500))
-        return [header_json(b.header)
-                for b in chain.canonical_blocks(start, start + count - 1)]
+    @api.get("/v1/headers", summary=f"Canonical headers in a height range (at most "
+                                    f"{MAX_HEADERS})",
+             response_model=list[Header], responses=errors(422))
+    def headers(start: int = Query(0, ge=0, le=MAX_HEIGHT, description="first height"),
+                count: int = Query(100, ge=0, le=MAX_HEADERS, description="how many")
+                ) -> list[dict[str, Any]]:
+        if count == 0 or start > chain.height:
+            return []
+        end = min(start + count - 1, chain.height)
+        return [header_json(b.header) for b in chain.canonical_blocks(start, end)]
 
-    @api.post("/v1/transactions", summary="Submit a signed transaction (canonical CBOR hex)")
+    @api.post("/v1/transactions", summary="Submit a signed transaction (canonical CBOR hex)",
+              response_model=Submitted, responses=errors(400, 413, 422))
     def submit(body: RawBody) -> dict[str, Any]:
         tx = Transaction.decode(_hex(body.raw, "raw"))
         added = node.submit(tx)
         return {"hash": to_json(tx.hash), "accepted": True, "new": added}
 
-    @api.get("/v1/transactions/{tx_hash}", summary="Inclusion status and receipt")
+    @api.get("/v1/transactions/{tx_hash}", summary="Inclusion status and receipt",
+             response_model=TxStatus, response_model_exclude_none=True,
+             responses=errors(400, 404, 422))
     def transaction(tx_hash: str) -> dict[str, Any]:
-        digest = _hex(tx_hash, "transaction hash")
+        digest = _hex(tx_hash, "transaction hash", HASH_SIZE)
         found = chain.find_transaction(digest)
         if found is not None:
             blk, index, receipt = found
@@ -129,7 +169,8 @@ def create_app(node: Node) -> FastAPI:
             return {"status": "pending"}
         raise ApiError(404, "not-found", "unknown transaction (never seen, or dropped)")
 
-    @api.get("/v1/accounts/{address}", summary="Balance and nonces of an address")
+    @api.get("/v1/accounts/{address}", summary="Balance and nonces of an address",
+             response_model=Account, responses=errors(400, 422))
     def account(address: str) -> dict[str, Any]:
         try:
             raw = parse_address(address)
@@ -141,12 +182,13 @@ def create_app(node: Node) -> FastAPI:
         return {"address": to_json(raw), "balance": balance, "state_nonce": state_nonce,
                 "nonce": node.mempool.next_nonce(raw)}
 
-    @api.get("/v1/apps", summary="Apps on this chain with their methods and queries")
+    @api.get("/v1/apps", summary="Apps on this chain: methods and queries with argument types",
+             response_model=dict[str, AppSpec])
     def apps() -> dict[str, Any]:
-        return {name: {"methods": sorted(app.tx_methods), "queries": sorted(app.query_methods)}
-                for name, app in chain.executor.apps.items()}
+        return {name: describe_app(app) for name, app in chain.executor.apps.items()}
 
-    @api.post("/v1/query/{app}/{method}", summary="Read-only app query (free)")
+    @api.post("/v1/query/{app}/{method}", summary="Read-only app query (free)",
+              response_model=QueryResult, responses=errors(400, 404, 413, 422))
     def query(app: str, method: str, body: QueryBody) -> dict[str, Any]:
         try:
             args = from_json(body.args)
@@ -155,7 +197,12 @@ def create_app(node: Node) -> FastAPI:
         try:
             result = chain.query(app, method, args)
         except KeyError as exc:
-            raise ApiError(404, "not-found", str(exc.args[0])) from None
+            raise ApiError(404, "not-found", str(exc.args[0] if exc.args else exc)) from None
+        except LearnchainError:
+            raise
+        except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+            # An app read an argument of the wrong shape without Args: the caller's mistake.
+            raise ApiError(400, "bad-args", f"{app}.{method}: {exc}") from None
         return {"result": to_json(result)}
 
     add_content_routes(api, chain)

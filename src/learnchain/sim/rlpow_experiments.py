@@ -28,7 +28,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,30 @@ from learnchain.node import open_chain
 from learnchain.storage.sqlite_store import SqliteStore
 from learnchain.testing import GENESIS_MS, ManualClock
 
-DEFAULT_OUT = Path("docs/experiments/rlpow")
+DEFAULT_OUT = Path("experiments/out/rlpow")  # docs/experiments/rlpow only via `--publish`
+
+Progress = Callable[[int, int], None]
+
+
+def map_jobs(fn: Callable[[Any], Any], jobs: list[Any], workers: int,
+             progress: Progress | None = None) -> list[Any]:
+    """``[fn(j) for j in jobs]``, over ``workers`` processes, reporting (done, total)."""
+    total = len(jobs)
+    if progress is not None:
+        progress(0, total)
+    if workers <= 1:
+        results = []
+        for job in jobs:
+            results.append(fn(job))
+            if progress is not None:
+                progress(len(results), total)
+        return results
+    with ProcessPoolExecutor(workers) as pool:
+        futures = [pool.submit(fn, job) for job in jobs]
+        for done, _ in enumerate(as_completed(futures), 1):
+            if progress is not None:
+                progress(done, total)
+        return [f.result() for f in futures]
 
 
 def keys_for(n: int, prefix: str = "rlpow-node") -> list[PrivateKey]:
@@ -248,14 +271,11 @@ def _learning_job(args: tuple[int, int, str, LearningConfig]) -> LearningRun:
     return learning_run(*args)
 
 
-def run_learning(out: Path | None, cfg: LearningConfig | None = None) -> dict[str, Any]:
+def run_learning(out: Path | None, cfg: LearningConfig | None = None,
+                 progress: Progress | None = None) -> dict[str, Any]:
     cfg = cfg or LearningConfig()
     jobs = [(n, s, m, cfg) for m in cfg.modes for n in cfg.nodes for s in cfg.seeds]
-    if cfg.workers > 1:
-        with ProcessPoolExecutor(cfg.workers) as pool:
-            runs = list(pool.map(_learning_job, jobs))
-    else:
-        runs = [_learning_job(j) for j in jobs]
+    runs = map_jobs(_learning_job, jobs, cfg.workers, progress)
     table = []
     for mode in cfg.modes:
         for n in cfg.nodes:
@@ -694,7 +714,8 @@ def _mean_by_alpha(rows: Sequence[dict[str, Any]], column: str
     return alphas, means
 
 
-def run_attack(out: Path | None, cfg: AttackConfig | None = None) -> dict[str, Any]:
+def run_attack(out: Path | None, cfg: AttackConfig | None = None,
+               progress: Progress | None = None) -> dict[str, Any]:
     """Win rate of a private fork published after `window` block events, per rule, α, variant.
 
     Every block is real: built by ``Chain.build_candidate``, sealed by the engine (act, oracle
@@ -704,11 +725,7 @@ def run_attack(out: Path | None, cfg: AttackConfig | None = None) -> dict[str, A
     cfg = cfg or AttackConfig()
     jobs = [(rule, alpha, la, cfg) for alpha in sorted(cfg.alphas, reverse=True)
             for la in (True, False) for rule in cfg.rules]  # the costliest first
-    if cfg.workers > 1:
-        with ProcessPoolExecutor(cfg.workers) as pool:
-            results = list(pool.map(_attack_job, jobs))
-    else:
-        results = [_attack_job(j) for j in jobs]
+    results = map_jobs(_attack_job, jobs, cfg.workers, progress)
     done = {(j[0], j[1], j[2]): r for j, r in zip(jobs, results, strict=True)}
     rows = [attack_row(done[(rule, alpha, la)][1], cfg) for alpha in cfg.alphas
             for rule in cfg.rules for la in (False, True)]

@@ -70,5 +70,5 @@ def test_node_commands(fake_node: LocalChain) -> None:
 
 
 def test_experiment_market_command(tmp_path: Path) -> None:
-    summary = invoke("experiment", "market", "--out", str(tmp_path))
+    summary = invoke("experiment", "market", "--out", str(tmp_path), "--json")
     assert summary["zero_sum"] and (tmp_path / "collab_market.png").exists()

@@ -98,7 +98,7 @@ def test_dqn_quality_small_runs_both_learners(tmp_path):
 
 def test_the_cli_runs_an_experiment_command(tmp_path):
     result = CliRunner().invoke(rlpow_app, ["experiment", "tamper", "--small",
-                                            "--out", str(tmp_path)])
+                                            "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["all_detected_at_j"] is True
 

@@ -406,4 +406,4 @@ def _plot_market(path: Path, history: list[dict[str, Any]], summary: dict[str, A
 
 
 def default_output() -> Path:
-    return Path("docs/experiments")
+    return Path("experiments/out/collab")  # docs/experiments only via `--publish`
