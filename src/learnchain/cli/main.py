@@ -24,6 +24,7 @@ from learnchain.cli.common import (
     read_password,
 )
 from learnchain.cli.devnet import devnet_app
+from learnchain.cli.governance import governance_app
 from learnchain.cli.rlpow import rlpow_app
 from learnchain.cli.sim import sim_app
 from learnchain.config import NodeConfig
@@ -56,6 +57,7 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(collab_app, name="collab")
 app.add_typer(rlpow_app, name="rlpow")
+app.add_typer(governance_app, name="governance")
 
 
 def _open(datadir: Path) -> tuple[NodeConfig, Chain]:

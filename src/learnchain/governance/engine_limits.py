@@ -89,14 +89,17 @@ def _region(hash_time: float, target: float, s_min: int, s_max: int, d_lo: int,
 
 
 def feasible_region(hash_time: float, target: float, s_min: int, s_max: int, d_lo: int,
-                    d_hi: int) -> FeasibleRegion:
+                    d_hi: int) -> FeasibleRegion | None:
     """Region for per-miner hash time ``hash_time``, quantised to 1/4 bit and cached.
 
     Quantising keeps the cache small when the estimate drifts; a quarter bit is far below
-    the one-bit difficulty step the region is read at.
+    the one-bit difficulty step the region is read at.  ``None`` when the calculus finds no
+    feasible (s, d) at all: a validator cannot steer by an empty region, so it then falls
+    back to the static bounds alone (documented in docs/governance-engine.md).
     """
     q = 2.0 ** (round(4 * math.log2(hash_time)) / 4)
-    return _region(q, float(target), s_min, s_max, d_lo, d_hi)
+    reg = _region(q, float(target), s_min, s_max, d_lo, d_hi)
+    return reg if reg.d_range else None
 
 
 @dataclass(frozen=True)
