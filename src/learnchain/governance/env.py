@@ -106,9 +106,8 @@ class EnvConfig:
         rate = self.initial_miners * self.base_rate
         return round(math.log2(self.robust_target * rate))
 
-    def feature_spec(self, d_ref: int | None = None) -> FeatureSpec:
+    def feature_spec(self) -> FeatureSpec:
         return FeatureSpec(k=self.k, target=self.target, robust_factor=self.robust_factor,
-                           d_ref=self.nominal_difficulty() if d_ref is None else d_ref,
                            partners=self.partners, sigma_window=4 * self.k,
                            s_max=self.bounds.s_max, sigma_feature=self.sigma_feature,
                            miners_feature=self.miners_feature)

@@ -5,9 +5,14 @@ Both the Gymnasium environment and the live controller reduce the last blocks to
 real chain exactly the way it read the simulator.
 
 Per block (§8.3) the triplet is (approximated hash rate, mining time, difficulty), scaled to
-roughly unit range: ``log2(H_est / H_ref) / 4``, ``mining_time / target`` (clipped to [0, 6])
-and ``(d - d_ref) / 4``, with ``H_est = 2^d / mining_time`` the rate that explains the block
-and ``H_ref = 2^d_ref / robust_target``.  Optional extras (§8.3 "additional features"):
+roughly unit range: ``log2(H_est / H_need) / 4``, ``mining_time / target`` (clipped to [0, 6])
+and ``(d - d_now) / 4``, with ``H_est = 2^d / mining_time`` the rate that explains the block,
+``d_now`` the difficulty of the newest block and ``H_need = 2^d_now / robust_target`` the rate
+at which the current difficulty would hit the robust target.  Hash rate and difficulty are
+thus read *relative to the current difficulty*, never against an absolute level: a policy
+trained on a simulated network of 10^6 H/s machines reads a devnet of Python miners (or a
+chain at the whitepaper's 60-bit difficulties) the same way.  Optional extras (§8.3
+"additional features"):
 σ_winning_partner of §8.9 over a window, normalised by the window size, and the active miner
 count as a fraction of the maximum.
 """
@@ -38,7 +43,6 @@ class FeatureSpec:
     k: int = 8
     target: float = 10.0
     robust_factor: float = 0.8
-    d_ref: int = 0
     partners: int = 3
     sigma_window: int = 32
     s_max: int = 12
@@ -91,13 +95,14 @@ def preprocess(blocks: Sequence[BlockRecord], spec: FeatureSpec,
     tail = list(blocks[-spec.k:])
     tail = [tail[0]] * (spec.k - len(tail)) + tail
     out = np.empty(spec.dim, dtype=np.float32)
-    log_ref = spec.d_ref - math.log2(spec.robust_target)
+    d_now = tail[-1].difficulty
+    log_need = d_now - math.log2(spec.robust_target)
     floor = 1e-3 * spec.target
     for j, b in enumerate(tail):
         t = max(b.mining_time, floor)
-        out[3 * j] = np.clip((b.difficulty - math.log2(t) - log_ref) / 4.0, -8.0, 8.0)
+        out[3 * j] = np.clip((b.difficulty - math.log2(t) - log_need) / 4.0, -8.0, 8.0)
         out[3 * j + 1] = min(t / spec.target, 6.0)
-        out[3 * j + 2] = np.clip((b.difficulty - spec.d_ref) / 4.0, -8.0, 8.0)
+        out[3 * j + 2] = np.clip((b.difficulty - d_now) / 4.0, -8.0, 8.0)
     i = 3 * spec.k
     if spec.sigma_feature:
         win = [b.partner for b in blocks[-spec.sigma_window:]]

@@ -63,7 +63,6 @@ class LiveState:
     governance_txs: int = 0
     invalid_actions: int = 0
     restarts: int = 0
-    d_ref: int | None = None  # reference difficulty of the engine's features (first window)
     controller_state: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -101,7 +100,9 @@ def load_checkpoint(path: Path, policy: str) -> LiveState:
 
 
 def _private_fields(obj: Any) -> dict[str, Any]:
-    return {k: v for k, v in vars(obj).items() if k.startswith("_")}
+    """A policy's scalar internal state (baseline counters); networks are not state here."""
+    return {k: v for k, v in vars(obj).items()
+            if k.startswith("_") and (v is None or isinstance(v, int | float | str))}
 
 
 @dataclass
@@ -203,7 +204,7 @@ class LiveEngine:
         blocks = self.recent_blocks(head, len(miners))
         if not blocks:
             return None
-        self._anchor_features(blocks)
+        self._anchor_features()
         idle = [a for a in self.config.pool if a not in miners]
         cs = ControlState(difficulty, len(miners), len(idle))
         proposed = self.policy.decide(blocks, cs)
@@ -228,22 +229,13 @@ class LiveEngine:
         save_checkpoint(self.checkpoint, st)
         return record
 
-    def _anchor_features(self, blocks: Sequence[BlockRecord]) -> None:
-        """Point a learned policy's features at this chain: its target and reference d.
-
-        The reference difficulty is the one whose expected time at the hash rate seen in the
-        first window is robust_target (the simulator's "nominal difficulty"); it is stored in
-        the checkpoint so a restarted engine reads the chain exactly as before.
-        """
+    def _anchor_features(self) -> None:
+        """Point a learned policy's features at this chain's target (features are relative
+        to the current difficulty, so the target is all that differs between chains)."""
         features = getattr(self.policy, "features", None)
-        if features is None:
-            return
-        if self.state.d_ref is None:
-            rate = estimated_rate(blocks[-self.config.window:])
-            self.state.d_ref = round(math.log2(max(self.config.robust_target * rate, 1.0)))
-        self.policy.features = replace(features, target=self.config.target,
-                                       robust_factor=self.config.robust_factor,
-                                       d_ref=self.state.d_ref)
+        if features is not None:
+            self.policy.features = replace(features, target=self.config.target,
+                                           robust_factor=self.config.robust_factor)
 
     def _wins(self, blocks: Sequence[BlockRecord]) -> dict[int, int]:
         wins: dict[int, int] = {}

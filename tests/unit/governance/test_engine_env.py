@@ -60,13 +60,17 @@ def test_state_has_3k_inputs_plus_the_optional_features():
         assert obs.shape == (15 + extra,)
 
 
-def test_features_read_time_and_difficulty_relative_to_the_target():
-    spec = FeatureSpec(k=2, target=10.0, d_ref=20, partners=3, sigma_feature=False,
+def test_features_read_rate_and_difficulty_relative_to_the_current_difficulty():
+    spec = FeatureSpec(k=2, target=10.0, partners=3, sigma_feature=False,
                        miners_feature=False)
-    x = preprocess([BlockRecord(8.0, 20, 6, 0), BlockRecord(20.0, 21, 6, 1)], spec)
-    assert x[0] == pytest.approx(0.0, abs=1e-6)  # the rate that makes 8 s at d_ref
-    assert x[1] == pytest.approx(0.8) and x[2] == 0.0
-    assert x[4] == pytest.approx(2.0) and x[5] == pytest.approx(0.25)
+    x = preprocess([BlockRecord(8.0, 20, 6, 0), BlockRecord(2.0, 22, 6, 1)], spec)
+    # newest block: 2 s at d = 22 -> 4x the rate that makes 8 s at d = 22: +2 bits
+    assert x[3] == pytest.approx(0.5) and x[4] == pytest.approx(0.2) and x[5] == 0.0
+    # older block: 8 s at d = 20 is a quarter of the rate needed at d = 22: -2 bits
+    assert x[0] == pytest.approx(-0.5) and x[1] == pytest.approx(0.8)
+    assert x[2] == pytest.approx(-0.5)
+    shifted = preprocess([BlockRecord(8.0, 40, 6, 0), BlockRecord(2.0, 42, 6, 1)], spec)
+    assert shifted.tolist() == x.tolist()  # scale-free: only relative levels matter
 
 
 def test_sigma_winning_partner_is_the_sample_std_of_wins():
