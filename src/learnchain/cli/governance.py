@@ -156,3 +156,26 @@ def experiment_cmd(out: Path = typer.Option(Path("experiments/out/governance-eng
                 "window_err", "p99", "recovery", "gov_txs", "top_share")))
     console.print(table)
     console.print(f"files: {', '.join(results['files'])} and {out / 'results.json'}")
+
+
+@governance_app.command("live-run")
+@friendly_errors
+def live_run_cmd(out: Path = typer.Option(Path("experiments/out/governance-live"), "--out",
+                                          help="Output folder (devnet, JSON, plot)."),
+                 policy: str = typer.Option("engine", help=f"One of {', '.join(POLICIES)}."),
+                 engine_file: Path = typer.Option(DEFAULT_ENGINE, "--engine-file"),
+                 duration: float = typer.Option(480.0, help="Seconds of governance."),
+                 kill_at: float = typer.Option(240.0, help="Second at which node 2 is killed."),
+                 target: float = typer.Option(2.5, help="Target block time, seconds."),
+                 as_json: bool = JSON_OPTION) -> None:
+    """A fresh 3-node devnet at a bad difficulty, governed by --policy; a node is killed."""
+    from learnchain.governance.live_experiment import run_live
+
+    if policy not in POLICIES:
+        raise ValueError(f"--policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    res = run_live(out, policy, engine_file, duration=duration, kill_at=kill_at, target=target)
+    summary = {k: v for k, v in res.items() if k != "trace"}
+    if as_json:
+        emit_json(summary)
+    else:
+        console.print(summary)
