@@ -33,6 +33,7 @@ from learnchain.cli.common import (
 )
 from learnchain.cli.crowd import crowd_app, worker_command
 from learnchain.cli.devnet import devnet_app
+from learnchain.cli.governance import governance_app
 from learnchain.cli.keys import keys_app
 from learnchain.cli.market import market_app
 from learnchain.cli.node import node_app
@@ -54,6 +55,7 @@ app.add_typer(rlpow_app, name="rlpow")
 app.add_typer(market_app, name="market")
 app.add_typer(crowd_app, name="crowd")
 app.command("worker")(worker_command)
+app.add_typer(governance_app, name="governance")
 
 
 def _version(value: bool) -> None:

@@ -45,6 +45,10 @@ class NodeClient:
     def block(self, block_id: str | int, full: bool = False) -> dict[str, Any]:
         return self._call("GET", f"/v1/blocks/{block_id}", params={"full": full})
 
+    def headers(self, start: int, count: int = 100) -> list[dict[str, Any]]:
+        """Canonical headers from height ``start`` (the node caps ``count`` at 500)."""
+        return self._call("GET", "/v1/headers", params={"start": start, "count": count})
+
     def account(self, address: bytes) -> dict[str, Any]:
         return self._call("GET", f"/v1/accounts/{to_checksum_address(address)}")
 
