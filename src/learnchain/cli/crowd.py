@@ -53,8 +53,10 @@ def _send(node: str, key_name: str, datadir: Path, password_file: Path | None, m
 
 @crowd_app.command("make-input")
 @friendly_errors
-def make_input(program: str = typer.Option("eval-classifier", "--program"),
-               dataset: str = typer.Option("digits", "--dataset"),
+def make_input(program: str = typer.Option("eval-classifier", "--program",
+                                            help="Registered program id (see `crowd programs`)."),
+               dataset: str = typer.Option("digits", "--dataset",
+                                            help="Data set shipped with scikit-learn."),
                model: Path | None = typer.Option(None, "--model", help="dense-v1 model file "
                                                   "(eval; default: a reference model)"),
                subset: int = typer.Option(512, "--subset", help="eval: test samples (×8)"),
@@ -88,8 +90,9 @@ def make_input(program: str = typer.Option("eval-classifier", "--program"),
 @crowd_app.command()
 @friendly_errors
 def publish(input_file: Path = typer.Option(..., "--input", help="Input blob (make-input)."),
-            program: str = typer.Option("eval-classifier", "--program"),
-            version: int = typer.Option(1, "--version"),
+            program: str = typer.Option("eval-classifier", "--program",
+                                        help="Registered program id."),
+            version: int = typer.Option(1, "--version", help="Program version."),
             n: int = typer.Option(2, "--n", help="Workers."),
             deposit: int = typer.Option(..., "--deposit", help="d (even)."),
             reward: int = typer.Option(..., "--reward", help="r, escrowed now."),
@@ -100,7 +103,8 @@ def publish(input_file: Path = typer.Option(..., "--input", help="Input blob (ma
             coins: int = typer.Option(2, "--coins", help="Runs under independent coins."),
             price: int = typer.Option(0, "--price", help="Purchase price (eval programs)."),
             seller: str = typer.Option("", "--seller", help="Model seller address."),
-            threshold_ppm: int = typer.Option(900_000, "--threshold-ppm"),
+            threshold_ppm: int = typer.Option(900_000, "--threshold-ppm",
+                                              help="Purchase rule: precision needed, in ppm."),
             key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
             password_file: Path | None = PASSWORD_OPTION, json_out: bool = JSON_OPTION) -> None:
     """Upload the input to the node's content store and publish the task (escrows r)."""
@@ -268,8 +272,8 @@ def analyze(r: int = typer.Option(..., "--r", help="Reward r."),
 @friendly_errors
 def experiment(tasks: int = typer.Option(30, "--tasks", help="Tasks to publish."),
                n: int = typer.Option(2, "--n", help="Workers per task."),
-               deposit: int = typer.Option(1000, "--deposit"),
-               reward: int = typer.Option(2000, "--reward"),
+               deposit: int = typer.Option(1000, "--deposit", help="d per worker (even)."),
+               reward: int = typer.Option(2000, "--reward", help="r per task."),
                population: str = typer.Option(
                    "honest=8,lazy=1,junk=1,eck=1,copycat=1,coalition=2", "--population",
                    help="strategy=count,…"),
@@ -310,7 +314,8 @@ def worker_command(node: str = NODE_OPTION, key: str = KEY_OPTION,
                    coalition: str = typer.Option("", "--coalition",
                                                  help="Shared secret of a coalition."),
                    max_open: int = typer.Option(4, "--max-open", help="Tasks at once."),
-                   max_deposit: int | None = typer.Option(None, "--max-deposit"),
+                   max_deposit: int | None = typer.Option(
+                       None, "--max-deposit", help="Skip tasks asking a larger deposit."),
                    poll: float = typer.Option(1.0, "--poll", help="Seconds between passes."),
                    exit_after: int = typer.Option(0, "--exit-after",
                                                   help="Stop after this many finished tasks."),

@@ -75,8 +75,10 @@ def call(method: str = typer.Argument(..., help="open, join, leave, post_price, 
          args: str = typer.Option("{}", "--args", help="JSON args, e.g. '{\"market\": 0}'."),
          key: str = typer.Option(..., "--key", "-k", help="Keystore path or key name."),
          node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
-         password_file: Path | None = typer.Option(None, "--password-file")) -> None:
-    """Send a market transaction and wait for its receipt."""
+         password_file: Path | None = typer.Option(None, "--password-file",
+                                                   help="File holding the keystore password."),
+         as_json: bool = JSON_OPTION) -> None:
+    """Send a market transaction and wait for its receipt (printed as JSON)."""
     import json
 
     from learnchain.net.client import NodeClient
@@ -90,8 +92,9 @@ def call(method: str = typer.Argument(..., help="open, join, leave, post_price, 
 
 @market_app.command()
 @friendly_errors
-def show(market: int = typer.Option(0, "--market", "-m"), node: str = NODE_OPTION) -> None:
-    """A market's state and its consumers."""
+def show(market: int = typer.Option(0, "--market", "-m", help="Market id."),
+         node: str = NODE_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """A market's state and its consumers (printed as JSON)."""
     from learnchain.net.client import NodeClient
 
     client = NodeClient(node)
