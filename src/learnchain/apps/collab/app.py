@@ -537,7 +537,7 @@ class CollabApp(App):
             # per-pass scores are kept when small (they explain every payout); large
             # markets keep only rounds and drops so the record stays a few kilobytes
             "passes": [p.to_plain() if sum(len(q.scores) for q in outcome.passes) <= 5_000
-                       else {"rounds": p.rounds, "dropped": len(p.dropped),
+                       else {"ticks": p.ticks, "dropped": len(p.dropped),
                              "contributions": p.contributions} for p in outcome.passes],
             "payouts": {a.hex(): v for a, v in outcome.payouts.items()},
         })

@@ -348,7 +348,7 @@ def run_market(out_dir: Path | None, config: MarketConfig | None = None) -> dict
         "profit": {n: payouts[n] - stakes[n] for n in names},
         "provider_refund": outcome["provider_refund"],
         "provider_profit": outcome["provider_refund"] - cfg.bounty,
-        "passes": len(passes), "rounds_used": sum(p["rounds"] for p in passes),
+        "passes": len(passes), "rounds_used": sum(p["ticks"] for p in passes) / mech.TICKS_PER_ROUND,
         "survivors": outcome["survivors"], "zero_sum": total_after == total_before,
     }
     if out_dir is not None:
@@ -364,14 +364,14 @@ def _market_history(passes: list[dict[str, Any]], author_of: list[str],
                     n_test: int) -> list[dict[str, Any]]:
     """Each author's balance (in stake units) after each pass, rebuilt from the scores."""
     balance = {name: cfg.stake * author_of.count(name) * n_test for name in names}
-    rounds = 0
-    history = [{"rounds": 0, **{n: balance[n] / n_test for n in names}}]
+    rounds = 0.0
+    history = [{"rounds": 0.0, **{n: balance[n] / n_test for n in names}}]
     for p in passes:
         for participant, score in p["scores"].items():
             # grouped markets score authors (hex address), others single contributions
             name = hex_names.get(participant) or author_of[int(participant)]
-            balance[name] += score * p["rounds"]
-        rounds += p["rounds"]
+            balance[name] += score * p["ticks"] / mech.TICKS_PER_ROUND
+        rounds += p["ticks"] / mech.TICKS_PER_ROUND
         history.append({"rounds": rounds, **{n: balance[n] / n_test for n in names}})
     return history
 

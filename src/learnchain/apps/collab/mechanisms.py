@@ -10,9 +10,10 @@ Rounding rules (all money is integer, nothing is ever created or lost):
     left when it is 0 or exceeds it;
   * paid prediction: fee·good_i // totalGood per good contributor — floor, the caller keeps
     the remainder (it is simply never charged);
-  * prediction market: balances are kept exactly in units of 1/N (N = revealed test samples),
-    so b ← b + (correct' − correct)·rounds is an exact integer; each author is paid
-    floor(b/N) at the end and the sub-unit remainders go back to the bounty provider.
+  * prediction market: balances are kept exactly in units of 1/(N·10^9) (N = revealed test
+    samples, 10^9 ticks per round), so b ← b + (correct' − correct)·ticks is an exact
+    integer; each author is paid floor(b/(N·10^9)) at the end and the sub-unit remainders go
+    back to the bounty provider.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hashlib
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from learnchain.apps.base import AppError
@@ -415,17 +417,26 @@ class MarketEntry:
     stake: int
 
 
+TICKS_PER_ROUND = 10**9
+"""Resolution of the reward phase: a pass stands for a whole number of 10^-9 rounds."""
+
+
 @dataclass
 class MarketPass:
-    """One pass of the reward phase: the rounds it stood for and who it dropped."""
+    """One pass of the reward phase: how long it stood (in ticks) and who it dropped."""
 
-    rounds: int
+    ticks: int
     scores: dict[str, int]
     dropped: list[str]
     contributions: int
 
+    @property
+    def rounds(self) -> Fraction:
+        """The pass's length in bounty rounds (exact; a tick is 10^-9 round)."""
+        return Fraction(self.ticks, TICKS_PER_ROUND)
+
     def to_plain(self) -> dict[str, Any]:
-        return {"rounds": self.rounds, "scores": self.scores, "dropped": self.dropped,
+        return {"ticks": self.ticks, "scores": self.scores, "dropped": self.dropped,
                 "contributions": self.contributions}
 
 
@@ -441,6 +452,25 @@ class MarketOutcome:
     final_model: Model
 
 
+def pass_ticks(scores: dict[str, int], balance: dict[str, int], remaining: int) -> int:
+    """How long a pass stands: until the first loser's balance reaches zero.
+
+    Balances are in units of 1/(N·TICKS_PER_ROUND) money and a score is the change in
+    correct test predictions per round, so a participant's balance moves by exactly `score`
+    per tick. A loser can pay ⌊balance / loss⌋ ticks; the pass stands for the smallest such
+    number over all losers (the reference used only the worst scorer, which could push other
+    losers below zero), capped by the bounty's remaining ticks. When a balance is smaller
+    than one round's loss this is a fraction of a round; what is left over (less than one
+    tick's loss, i.e. under 1/TICKS_PER_ROUND of a money unit) is too little to pay another
+    tick, so the loser is out. Without losers the pass takes all remaining ticks.
+    """
+    ticks = remaining
+    for k, s in scores.items():
+        if s < 0:
+            ticks = min(ticks, balance[k] // -s)
+    return ticks
+
+
 def compute_market_rewards(initial_model: Callable[[], Model], entries: Sequence[MarketEntry],
                            test_data: Sequence[Sequence[int]], test_labels: Sequence[int],
                            bounty: int, options: MarketOptions) -> MarketOutcome:
@@ -449,17 +479,18 @@ def compute_market_rewards(initial_model: Callable[[], Model], entries: Sequence
     A participant is an author (grouped) or one contribution (not grouped). Each pass walks
     the remaining contributions in order, scoring a participant at the end of each of its
     runs of consecutive contributions by the change in correct test predictions. If someone
-    loses, the pass stands for the number of rounds until the first participant can no longer
-    stake 1 per contribution; everyone's balance moves by score × rounds, the broke are
-    dropped, and the next pass starts (from the initial model when `reset_model`; otherwise
-    the accuracies measured in the first pass are reused, as in the reference). When nobody
-    loses, or the bounty's rounds run out, the pass takes all remaining rounds and the market
-    ends. Balances are integers in units of 1/N, so no round ever rounds; see the module docs
-    for the final conversion.
+    loses, the pass stands until the first loser's balance reaches zero (`pass_ticks`);
+    everyone's balance moves by score × ticks, everyone who can no longer stake 1 per
+    contribution is dropped, and the next pass starts (from the initial model when
+    `reset_model`; otherwise the accuracies measured in the first pass are reused, as in the
+    reference). When nobody loses, or the bounty runs out, the pass takes all remaining
+    rounds and the market ends. Balances are integers in units of 1/(N·10^9), so nothing
+    rounds until each author's payout is floored at the end.
     """
     n_test = len(test_data)
     if n_test == 0 or n_test != len(test_labels):
         raise AppError("the revealed test set is empty or malformed")
+    unit = n_test * TICKS_PER_ROUND          # balance units per money unit
 
     def key(index: int) -> str:
         return entries[index].author.hex() if options.group_contributions else str(index)
@@ -468,7 +499,7 @@ def compute_market_rewards(initial_model: Callable[[], Model], entries: Sequence
     owner_of: dict[str, bytes] = {}
     for i, entry in enumerate(entries):
         k = key(i)
-        balance[k] = balance.get(k, 0) + entry.stake * n_test
+        balance[k] = balance.get(k, 0) + entry.stake * unit
         owner_of[k] = entry.author
     base_model = initial_model()
     base = base_model.evaluate(test_data, test_labels)
@@ -479,7 +510,7 @@ def compute_market_rewards(initial_model: Callable[[], Model], entries: Sequence
             cached.append(base_model.evaluate(test_data, test_labels))
 
     active = list(range(len(entries)))
-    remaining = bounty
+    remaining = bounty * TICKS_PER_ROUND
     passes: list[MarketPass] = []
     while active and remaining > 0:
         model = initial_model() if options.reset_model else None
@@ -498,17 +529,14 @@ def compute_market_rewards(initial_model: Callable[[], Model], entries: Sequence
                 prev = acc
         required = {k: 0 for k in scores}
         for i in active:
-            required[key(i)] += 1
-        losers = {k: -s for k, s in scores.items() if s < 0}
-        rounds = remaining
-        for k, loss in losers.items():
-            rounds = min(rounds, (balance[k] - required[k] * n_test) // loss + 1)
+            required[key(i)] += unit
+        ticks = pass_ticks(scores, balance, remaining)
         for k, s in scores.items():
-            balance[k] += s * rounds
-        remaining -= rounds
-        dropped = [k for k in scores if balance[k] < required[k] * n_test]
-        passes.append(MarketPass(rounds, dict(scores), dropped, len(active)))
-        if not losers:
+            balance[k] += s * ticks
+        remaining -= ticks
+        dropped = [k for k in scores if balance[k] < required[k]]
+        passes.append(MarketPass(ticks, dict(scores), dropped, len(active)))
+        if not any(s < 0 for s in scores.values()):
             break
         active = [i for i in active if key(i) not in dropped]
 
@@ -517,7 +545,7 @@ def compute_market_rewards(initial_model: Callable[[], Model], entries: Sequence
     for k, b in balance.items():
         scaled[owner_of[k]] = scaled.get(owner_of[k], 0) + b
     for author, b in scaled.items():
-        payouts[author] = b // n_test
+        payouts[author] = b // unit
     total_in = sum(e.stake for e in entries) + bounty
     final = initial_model()
     for i in active:
