@@ -330,9 +330,8 @@ class CollabApp(App):
             if amount:
                 ctx.bank.release(_escrow(model_id), sender, amount)
         else:
-            mech.points_report(c, sender, now, prediction,
-                               mech.PointsParams.from_plain(definition["mparams"]),
-                               reporter.good)
+            mech.points_report(c, sender, definition["owner"], now, prediction,
+                               mech.PointsParams.from_plain(definition["mparams"]))
             author = self._stats(st, model_id, c.author)
             author.bad += 1
             self._save_stats(st, model_id, c.author, author)

@@ -348,7 +348,8 @@ def run_market(out_dir: Path | None, config: MarketConfig | None = None) -> dict
         "profit": {n: payouts[n] - stakes[n] for n in names},
         "provider_refund": outcome["provider_refund"],
         "provider_profit": outcome["provider_refund"] - cfg.bounty,
-        "passes": len(passes), "rounds_used": sum(p["ticks"] for p in passes) / mech.TICKS_PER_ROUND,
+        "passes": len(passes),
+        "rounds_used": sum(p["ticks"] for p in passes) / mech.TICKS_PER_ROUND,
         "survivors": outcome["survivors"], "zero_sum": total_after == total_before,
     }
     if out_dir is not None:

@@ -42,7 +42,7 @@ E_NOTHING_LEFT = "There is no reward left to claim."
 E_TOO_EARLY = "Not enough time has passed."
 E_DISAGREES = "The model doesn't agree with your contribution."
 E_AGREES = "The model should not agree with the contribution."
-E_OWN_DEPOSIT = "Cannot take your own deposit. Ask for a refund instead."
+E_OWN_DEPOSIT = "Cannot take your own deposit."  # Stakeable.sol (the simulation adds more)
 E_NO_GOOD = "The sender has not sent any good data."
 E_OWNER_WAIT = "Owner claim wait time must be at least the refund wait time."
 E_ANY_WAIT = "Owner claim wait time must be less than the any address claim wait time."
@@ -177,15 +177,16 @@ def take(c: Contribution, reporter: bytes, owner: bytes, now: int, prediction: i
 
     The model's owner takes everything left after the owner wait, anyone after the
     any-address wait; before that, a reporter with good contributions of its own takes a
-    share proportional to its good count, and only when the current model disagrees with
-    the contribution. Every claimant claims a given contribution at most once.
+    share proportional to its good count, once, and only when the current model disagrees
+    with the contribution. As in the reference's Stakeable, the take-all branches ask
+    nothing else: not whether this reporter already took a share, nor whether it is the
+    author (once everything left may go to anyone, refusing a second claim from the same
+    address would only make it use another one).
     """
     if c.claimable == 0:
         raise AppError(E_NOTHING_LEFT)
     age = now - c.time
     if (age >= params.owner_wait_s and reporter == owner) or age >= params.any_wait_s:
-        if reporter in c.claimed_by:
-            raise AppError(E_CLAIMED_REPORTER)
         amount = c.claimable
     else:
         if reporter == c.author:
@@ -211,37 +212,73 @@ def take(c: Contribution, reporter: bytes, owner: bytes, now: int, prediction: i
 
 @dataclass(frozen=True)
 class PointsParams:
-    """Points carry no money: a contribution is judged once, after `refund_wait_s`."""
+    """Points carry no money: a contribution is judged once (the reference's Points64).
+
+    The three waits are the reference's; as there, they need not be ordered, and a report is
+    allowed once any one of them applies to the reporter.
+    """
 
     refund_wait_s: int
+    owner_wait_s: int
+    any_wait_s: int
 
     @classmethod
     def from_plain(cls, plain: dict[str, Any]) -> PointsParams:
-        return cls(_nonneg(plain, "refund_wait_s", 86_400))
+        refund_wait = _nonneg(plain, "refund_wait_s", 86_400)
+        return cls(refund_wait, _nonneg(plain, "owner_wait_s", refund_wait),
+                   _nonneg(plain, "any_wait_s", refund_wait))
 
     def to_plain(self) -> dict[str, Any]:
-        return {"refund_wait_s": self.refund_wait_s}
+        return {"refund_wait_s": self.refund_wait_s, "owner_wait_s": self.owner_wait_s,
+                "any_wait_s": self.any_wait_s}
+
+
+E_ALREADY_CLAIMED = "Already claimed."
+E_CLAIMED_BY_SUBMITTER = "Already claimed by submitter."
+E_CLAIMED_BY_REPORTER = "Already claimed by reporter."
+E_REPORT_SELF = "Cannot report yourself."
+E_NOT_YET = "Cannot be claimed yet."
 
 
 def points_refund(c: Contribution, sender: bytes, now: int, prediction: int,
                   params: PointsParams) -> None:
-    """The author claims the contribution as good (one point); the first claim settles it."""
-    _settle_author_claim(c, sender, now, prediction, params.refund_wait_s)
+    """The author claims the contribution as good (one point); the first claim settles it.
 
-
-def points_report(c: Contribution, reporter: bytes, now: int, prediction: int,
-                  params: PointsParams, reporter_good: int) -> None:
-    """A reporter with good contributions marks a contribution bad; this settles it."""
-    if c.claimable == 0:
-        raise AppError(E_NOTHING_LEFT)
-    if reporter == c.author:
-        raise AppError(E_OWN_DEPOSIT)
+    Checks in the reference's order: author ("Data is not from the sender."), no claim yet
+    ("Already claimed."), the refund wait, the model agrees. Mutates `c`.
+    """
+    if sender != c.author:
+        raise AppError(E_NOT_SENDER)
+    if c.claimed_by:
+        raise AppError(E_ALREADY_CLAIMED)
     if now - c.time < params.refund_wait_s:
         raise AppError(E_TOO_EARLY)
+    if prediction != c.label:
+        raise AppError(E_DISAGREES)
+    c.claimable = 0
+    c.claimed_by.append(sender)
+
+
+def points_report(c: Contribution, reporter: bytes, owner: bytes, now: int, prediction: int,
+                  params: PointsParams) -> None:
+    """Anyone but the author reports a contribution the model disagrees with; this settles it.
+
+    As the reference's Points64: no good data of the reporter's own is needed (there is no
+    money to protect), the first claim of either kind settles the contribution, and the
+    checks come in its order: a wait applies ("Cannot be claimed yet."), no claim yet
+    ("Already claimed."), not the author ("Cannot report yourself."), the model disagrees.
+    Mutates `c`.
+    """
+    age = now - c.time
+    if not (age >= params.refund_wait_s or age >= params.any_wait_s
+            or (age >= params.owner_wait_s and reporter == owner)):
+        raise AppError(E_NOT_YET)
+    if c.claimed_by:
+        raise AppError(E_ALREADY_CLAIMED)
+    if reporter == c.author:
+        raise AppError(E_REPORT_SELF)
     if prediction == c.label:
         raise AppError(E_AGREES)
-    if reporter_good == 0:
-        raise AppError(E_NO_GOOD)
     c.claimable = 0
     c.claimed_by.append(reporter)
 
