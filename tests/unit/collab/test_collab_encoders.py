@@ -76,7 +76,7 @@ def test_vocabulary_maps_unknown_tokens_to_1337() -> None:
     assert enc.type == "vocabulary" and enc.vocabulary == ["movie", "great", "plot"]
     assert enc.encode("Great movie, great PLOT") == [1, OOV_INDEX, 1, 2]
     assert encode_vocabulary(" plot ", ["plot"]) == [OOV_INDEX, 0, OOV_INDEX]
-    with pytest.raises(AppError, match="indices 0..n-1"):
+    with pytest.raises(AppError, match=r"indices 0\.\.n-1"):
         Encoder.from_plain({"type": "vocabulary", "vocabulary": {"a": 0, "b": 2}})
 
 
