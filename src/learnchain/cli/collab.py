@@ -20,7 +20,8 @@ from learnchain.apps.collab.experiments import (
     run_good_bad,
     run_market,
 )
-from learnchain.apps.collab.models import build_model, from_json
+from learnchain.apps.collab.interop import from_reference, is_reference_model
+from learnchain.apps.collab.models import build_model, load_model
 from learnchain.cli.common import DATADIR_OPTION, emit_json, err_console, friendly_errors, load_key
 from learnchain.net.client import NodeClient
 from learnchain.net.jsonview import from_json as args_from_json
@@ -84,15 +85,28 @@ def create(model: str = typer.Option(None, "--model-json", help="Model JSON (fil
            key: str = KEY_OPTION, node: str = NODE_OPTION, datadir: Path = DATADIR_OPTION,
            password_file: Path | None = PASSWORD_OPTION,
            wait: bool = typer.Option(True, "--wait/--no-wait")) -> None:
-    """Deploy a model (trained off-chain as JSON, or empty by type and params)."""
+    """Deploy a model: learnchain JSON, a reference (0xDeCA10B) model file, or empty by type.
+
+    A reference file's floats are converted here as the reference's deployer does (×10^9,
+    Math.round) and its featureIndices go into the encoder; pass the reference's encoder
+    name, e.g. --encoder '{"type": "IMDB vocab", "vocabulary": {...}}' (or a JSON file).
+    """
+    encoder_spec = _json_arg(encoder, "--encoder")
     if model:
-        doc = from_json(Path(model).read_text() if Path(model).exists() else model).export()
+        raw = json.loads(Path(model).read_text() if Path(model).exists() else model)
+        if is_reference_model(raw):
+            converted = from_reference(raw)
+            doc = converted.model.export()
+            if converted.feature_indices:
+                encoder_spec["feature_indices"] = converted.feature_indices
+        else:
+            doc = load_model(raw).export()
     elif model_type:
         doc = build_model(model_type, _json_arg(params, "--params")).export()
     else:
         raise ValueError("give --model-json or --type")
     emit_json(_send(node, key, datadir, password_file, "create_model", {
-        "model": doc, "encoder": _json_arg(encoder, "--encoder"), "mechanism": mechanism,
+        "model": doc, "encoder": encoder_spec, "mechanism": mechanism,
         "mechanism_params": _json_arg(mechanism_params, "--mechanism-params"), "name": name},
         wait))
 

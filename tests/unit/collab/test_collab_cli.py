@@ -60,7 +60,9 @@ def test_node_commands(fake_node: LocalChain) -> None:
     assert created["success"] and created["result"] == {"model_id": 0}
     added = invoke("add", "-m", "0", "--text", "good good film", "--label", "1", *common)
     assert added["success"], added
-    assert fake_node.query("contribution", {"model_id": 0, "contribution": 0})["data"] == [0, 0]
+    # "film" is not in the vocabulary: the reference's out-of-vocabulary index
+    assert fake_node.query("contribution", {"model_id": 0, "contribution": 0})["data"] == [
+        0, 0, 1337]
     assert invoke("predict", "-m", "0", "--text", "good", "--node", "x") == {"prediction": 1}
     shown = invoke("show", "-m", "0", "--node", "x")
     assert shown["model"]["type"] == "sparse_perceptron" and len(shown["contributors"]) == 1

@@ -21,6 +21,7 @@ from typing import Any
 from learnchain.apps.base import App, AppError, Args, CallContext, query_method, tx_method
 from learnchain.apps.collab import mechanisms as mech
 from learnchain.apps.collab.encoders import Encoder
+from learnchain.apps.collab.interop import class_entries, is_reference_model
 from learnchain.apps.collab.models import (
     DictStore,
     Model,
@@ -137,8 +138,8 @@ class CollabApp(App):
             raise AppError(f"no model with id {model_id}")
         cached = self._definitions.get(raw)
         if cached is None:
-            # A definition never changes once written, so its parsed form is a pure function
-            # of its bytes and may be reused across transactions and blocks.
+            # A definition is only ever replaced whole (add_class writes new bytes), so its
+            # parsed form is a pure function of its bytes and may be reused across blocks.
             definition = decode_stored(raw)
             params = model_class(definition["type"]).check_params(dict(definition["params"]))
             definition["stakeable"] = (mech.StakeableParams.from_plain(definition["mparams"])
@@ -173,7 +174,12 @@ class CollabApp(App):
     def create_model(self, ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
         """Deploy a model (possibly trained off-chain) with its encoder and mechanism."""
         a = Args(args)
-        prototype = load_model(a.dict("model"))
+        doc = a.dict("model")
+        if is_reference_model(doc):
+            raise AppError("a reference (0xDeCA10B) model file holds floats; convert it on the "
+                           "client first (interop.from_reference, or `learnchain collab create "
+                           "--model-json FILE`, which does)")
+        prototype = load_model(doc)
         encoder = Encoder.from_plain(a.dict("encoder", default={"type": "indices"}))
         mechanism = a.str("mechanism", default="stakeable")
         raw_params = a.dict("mechanism_params", default={})
@@ -220,6 +226,53 @@ class CollabApp(App):
             model.store.set(key, value)
         put_dyn(ctx.state, model_id, dyn)
         return {"model_id": model_id, "entries": len(entries)}
+
+    @tx_method
+    def add_class(self, ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Owner adds a class to a naive Bayes or (sparse) nearest-centroid model (addClass).
+
+        `{model_id, name, num_samples, feature_counts}` for naive Bayes, `{model_id, name,
+        centroid, data_count}` for centroids (values scaled by 10^9). Not while a market is
+        open: its test set was committed against the existing classes.
+        """
+        a = Args(args)
+        model_id, definition, dyn, model = self._load(ctx, a)
+        st = ctx.state
+        if ctx.sender != definition["owner"]:
+            raise AppError("Sender is not the owner.")
+        market = st.get(f"m/{model_id}/mk")
+        if market is not None and market["phase"] != "collect":
+            raise AppError("cannot add a class while a market is open")
+        name = a.str("name")
+        k = len(model.classes)
+        entries = class_entries(model, k, {key: v for key, v in args.items()
+                                           if key not in ("model_id", "name")})
+        stored = dict(self._definition(st, model_id))
+        stored["params"] = {**stored["params"], "classes": [*stored["params"]["classes"], name]}
+        st.set(f"m/{model_id}/def", stored)       # a new definition: new bytes, new cache entry
+        model.store.set_many(entries)
+        put_dyn(st, model_id, dyn)
+        ctx.emit("add_class", model_id=model_id, name=name, index=k)
+        return {"model_id": model_id, "index": k}
+
+    @tx_method
+    def add_feature_indices(self, ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Owner appends to the feature indices clients select from an embedding
+        (addFeatureIndices); only before the first contribution, since it changes what every
+        input means."""
+        a = Args(args)
+        model_id = a.int("model_id")
+        st = ctx.state
+        definition = self._definition(st, model_id)
+        if ctx.sender != definition["owner"]:
+            raise AppError("Sender is not the owner.")
+        if get_dyn(st, model_id)["n"] > 0:
+            raise AppError("the model already has contributions; its feature indices are fixed")
+        encoder = Encoder.from_plain(st.get(f"m/{model_id}/enc"))
+        encoder = Encoder.from_plain({**encoder.to_plain(), "feature_indices": [
+            *encoder.feature_indices, *a.list("indices")]})
+        st.set(f"m/{model_id}/enc", encoder.to_plain())
+        return {"model_id": model_id, "feature_indices": len(encoder.feature_indices)}
 
     # ----- contributing ------------------------------------------------------------------
 
@@ -605,7 +658,9 @@ class CollabApp(App):
     def model(self, state: StateView, args: dict[str, Any]) -> dict[str, Any]:
         model_id = Args(args).int("model_id")
         definition = self._definition(state, model_id)
-        return {**definition, "model_id": model_id, "encoder": state.get(f"m/{model_id}/enc"),
+        encoder = state.get(f"m/{model_id}/enc")
+        return {**definition, "model_id": model_id, "encoder": encoder,
+                "feature_indices": (encoder or {}).get("feature_indices", []),
                 "counters": get_dyn(state, model_id),
                 "market": state.get(f"m/{model_id}/mk")}
 
