@@ -20,6 +20,7 @@ from learnchain.apps.collab.experiments import (
     run_good_bad,
     run_market,
 )
+from learnchain.apps.collab.good_bad import output_stem
 from learnchain.apps.collab.interop import from_reference, is_reference_model
 from learnchain.apps.collab.models import build_model, load_model
 from learnchain.cli.common import DATADIR_OPTION, emit_json, err_console, friendly_errors, load_key
@@ -207,21 +208,35 @@ def call(method: str = typer.Argument(..., help="Any collab transaction, e.g. ma
 @experiment_app.command("good-bad")
 @friendly_errors
 def experiment_good_bad(out: Path = typer.Option(None, "--out", help="Output folder "
-                                                 "(default docs/experiments)."),
+                                                 "(default experiments/out/collab)."),
                         days: int = typer.Option(14, "--days"),
-                        seed: int = typer.Option(0, "--seed")) -> None:
-    """Good vs bad agent under deposit, refund and take; plots balances and accuracy."""
+                        seed: int = typer.Option(0, "--seed", help="First seed."),
+                        seeds: int = typer.Option(10, "--seeds", help="Number of seeds."),
+                        model: str = typer.Option("naive_bayes", "--model",
+                                                  help="naive_bayes or sparse_perceptron."),
+                        as_json: bool = typer.Option(True, "--json/--no-json",
+                                                     help="Print the summary as JSON.")) -> None:
+    """Good vs bad agent under deposit, refund and take, over several seeds: balances and
+    accuracy with 95% confidence bands, and a verdict derived from the numbers."""
+    from rich.progress import Progress
+
     folder = out or default_output()
-    summary = run_good_bad(folder, GoodBadConfig(days=days, seed=seed))
-    summary.pop("config")
-    err_console.print(f"wrote {folder / 'collab_good_bad.png'}")
-    emit_json(summary)
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task(f"good-bad, {seeds} seeds", total=seeds)
+        result = run_good_bad(folder, GoodBadConfig(days=days, seed=seed, model=model),
+                              seeds=seeds, progress=lambda done: bar.update(task,
+                                                                            completed=done))
+    err_console.print(f"wrote {folder / (output_stem(model) + '.png')}")
+    if as_json:
+        emit_json({"stats": result["stats"], "verdict": result["verdict"]})
+    else:
+        err_console.print(result["verdict"])
 
 
 @experiment_app.command("market")
 @friendly_errors
 def experiment_market(out: Path = typer.Option(None, "--out", help="Output folder "
-                                               "(default docs/experiments)."),
+                                               "(default experiments/out/collab)."),
                       seed: int = typer.Option(0, "--seed"),
                       group: bool = typer.Option(True, "--group/--no-group"),
                       reset: bool = typer.Option(True, "--reset/--no-reset")) -> None:
