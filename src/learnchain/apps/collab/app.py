@@ -59,6 +59,10 @@ class StateStore:
     def get_many(self, keys: list[str]) -> list[Any]:
         """Several values at once: the hot path of sparse models."""
         cache, prefix = self._cache, self._prefix
+        if not cache:                   # the common case: the first read of this call
+            values = self._state.get_many(keys, prefix)
+            cache.update(zip(keys, values, strict=True))
+            return values
         missing = [k for k in keys if k not in cache]
         if missing:
             values = self._state.get_many(missing, prefix)
