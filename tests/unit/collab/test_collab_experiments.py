@@ -57,6 +57,8 @@ def test_good_bad_small(tmp_path: Path) -> None:
 def test_verdict_says_only_what_the_intervals_support() -> None:
     base = {"seeds": 10, "end_minus_start_pts": (0.0, 1.0), "good_net_coins": (10.0, 1.0),
             "bad_net_coins": (-10.0, 1.0), "good_ahead": 10, "bad_behind": 10,
+            "good_cash_coins": (-5.0, 1.0), "bad_cash_coins": (-3.0, 1.0),
+            "good_locked_coins": (15.0, 1.0),
             "samples_reused": 0, "run_mean_minus_control_pts": (-0.1, 0.2)}
     held = verdict({**base, "run_mean_minus_start_pts": (0.2, 0.5)})
     assert "accuracy holds" in held and "no cost distinguishable from zero" in held

@@ -276,6 +276,9 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
                                                        "initial_accuracy_ppm")),
         "good_net_coins": mean_ci([s["good_net"] / COIN for s in summaries]),
         "bad_net_coins": mean_ci([s["bad_net"] / COIN for s in summaries]),
+        "good_cash_coins": mean_ci([s["good_profit"] / COIN for s in summaries]),
+        "bad_cash_coins": mean_ci([s["bad_profit"] / COIN for s in summaries]),
+        "good_locked_coins": mean_ci([s["good_locked"] / COIN for s in summaries]),
         "good_ahead": sum(s["good_net"] > 0 for s in summaries),
         "bad_behind": sum(s["bad_net"] < 0 for s in summaries),
         "samples_reused": sum(s["adds"] - s["distinct_samples_added"] for s in summaries),
@@ -313,7 +316,12 @@ def verdict(stats: dict[str, Any]) -> str:
            "has no cost distinguishable from zero."),
         f"The good agent ends ahead in {stats['good_ahead']}/{n} seeds "
         f"(net {_interval(stats['good_net_coins'], 'coins')}), the bad agent behind in "
-        f"{stats['bad_behind']}/{n} (net {_interval(stats['bad_net_coins'], 'coins')}).",
+        f"{stats['bad_behind']}/{n} (net {_interval(stats['bad_net_coins'], 'coins')}); net "
+        f"counts each agent's own deposits still in escrow. In cash at the end the good agent "
+        f"is at {_interval(stats['good_cash_coins'], 'coins')} and the bad agent at "
+        f"{_interval(stats['bad_cash_coins'], 'coins')}: "
+        f"{stats['good_locked_coins'][0]:.0f} coins of the good agent's deposits are still in "
+        f"escrow (recent ones, and ones the model disagrees with, which others may take).",
         f"Samples reused: {stats['samples_reused']}.",
     ]
     return " ".join(parts)
