@@ -17,6 +17,7 @@ from learnchain.cli.common import (
     JSON_OPTION,
     PUBLISH_OPTION,
     emit_json,
+    err_console,
     experiment_folder,
     friendly_errors,
     load_key,
@@ -112,17 +113,31 @@ def create(model: str = typer.Option(None, "--model-json", help="Model JSON (fil
            password_file: Path | None = PASSWORD_OPTION,
            wait: bool = WAIT_OPTION,
         as_json: bool = ALWAYS_JSON) -> None:
-    """Deploy a model (trained off-chain as JSON, or empty by type and params)."""
-    from learnchain.apps.collab.models import build_model, from_json
+    """Deploy a model: learnchain JSON, a reference (0xDeCA10B) model file, or empty by type.
 
+    A reference file's floats are converted here as the reference's deployer does (×10^9,
+    Math.round) and its featureIndices go into the encoder; pass the reference's encoder
+    name, e.g. --encoder '{"type": "IMDB vocab", "vocabulary": {...}}' (or a JSON file).
+    """
+    from learnchain.apps.collab.interop import from_reference, is_reference_model
+    from learnchain.apps.collab.models import build_model, load_model
+
+    encoder_spec = _json_arg(encoder, "--encoder")
     if model:
-        doc = from_json(Path(model).read_text() if Path(model).exists() else model).export()
+        raw = json.loads(Path(model).read_text() if Path(model).exists() else model)
+        if is_reference_model(raw):
+            converted = from_reference(raw)
+            doc = converted.model.export()
+            if converted.feature_indices:
+                encoder_spec["feature_indices"] = converted.feature_indices
+        else:
+            doc = load_model(raw).export()
     elif model_type:
         doc = build_model(model_type, _json_arg(params, "--params")).export()
     else:
         raise ValueError("give --model-json or --type")
     emit_json(_send(node, key, datadir, password_file, "create_model", {
-        "model": doc, "encoder": _json_arg(encoder, "--encoder"), "mechanism": mechanism,
+        "model": doc, "encoder": encoder_spec, "mechanism": mechanism,
         "mechanism_params": _json_arg(mechanism_params, "--mechanism-params"), "name": name},
         wait))
 
@@ -237,15 +252,25 @@ EXPERIMENT_OUT = typer.Option(None, "--out", help="Output folder (default "
 @friendly_errors
 def experiment_good_bad(out: Path | None = EXPERIMENT_OUT,
                         days: int = typer.Option(14, "--days", help="Simulated days."),
-                        seed: int = typer.Option(0, "--seed", help="Random seed."),
+                        seed: int = typer.Option(0, "--seed", help="First seed."),
+                        seeds: int = typer.Option(10, "--seeds", help="Number of seeds."),
+                        model: str = typer.Option("naive_bayes", "--model",
+                                                  help="naive_bayes or sparse_perceptron."),
                         publish: bool = PUBLISH_OPTION, as_json: bool = JSON_OPTION) -> None:
-    """Good vs bad agent under deposit, refund and take; plots balances and accuracy."""
+    """Good vs bad agent under deposit, refund and take, over several seeds: balances and
+    accuracy with 95% confidence bands, and a verdict derived from the numbers."""
+    from rich.progress import Progress
+
     from learnchain.apps.collab.experiments import GoodBadConfig, run_good_bad
 
     folder = experiment_folder("collab", out, publish)
-    summary = run_good_bad(folder, GoodBadConfig(days=days, seed=seed))
-    summary.pop("config")
-    report_experiment("collab experiment good-bad", summary, folder, as_json)
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task(f"good-bad, {seeds} seeds", total=seeds)
+        result = run_good_bad(folder, GoodBadConfig(days=days, seed=seed, model=model),
+                              seeds=seeds,
+                              progress=lambda done: bar.update(task, completed=done))
+    report_experiment("collab experiment good-bad",
+                      {"stats": result["stats"], "verdict": result["verdict"]}, folder, as_json)
 
 
 @experiment_app.command("market")

@@ -140,19 +140,24 @@ def test_points_mechanism_paid_predictions_and_badges() -> None:
     add(chain, "alice", [1], 1, deposit=0)
     add(chain, "bob", [1, 3], 1, deposit=0)
     add(chain, "carol", [2], 1, deposit=0)      # wrong
+    add(chain, "carol", [1], 0, deposit=0)      # wrong (w1 drops to 2e9: still 1)
     assert chain.escrow(0) == 0
     chain.set_time(t0 + DAY_S)
     chain.call(KEYS["alice"], "refund", {"model_id": 0, "contribution": 0})
     chain.call(KEYS["bob"], "refund", {"model_id": 0, "contribution": 1})
-    with pytest.raises(TxFailed, match=re.escape("There is no reward left to claim.")):
+    with pytest.raises(TxFailed, match=re.escape("Already claimed.")):
         chain.call(KEYS["bob"], "refund", {"model_id": 0, "contribution": 1})
+    with pytest.raises(TxFailed, match=re.escape("Cannot report yourself.")):
+        chain.call(KEYS["carol"], "report", {"model_id": 0, "contribution": 2})
     chain.call(KEYS["alice"], "report", {"model_id": 0, "contribution": 2})
-    with pytest.raises(TxFailed, match=re.escape("There is no reward left to claim.")):
+    with pytest.raises(TxFailed, match=re.escape("Already claimed.")):
         chain.call(KEYS["bob"], "report", {"model_id": 0, "contribution": 2})
+    # Dave has never added data: Points64 lets him report anyway (no money at stake)
+    chain.call(KEYS["dave"], "report", {"model_id": 0, "contribution": 3})
     people = {row["address"]: row for row in chain.query("contributors", {"model_id": 0})}
     alice = people[KEYS["alice"].address]
     assert (alice["points"], alice["badges"]) == (2, ["first-contribution", "watchdog"])
-    assert people[KEYS["carol"].address]["bad"] == 1
+    assert people[KEYS["carol"].address]["bad"] == 2
     # a paid prediction: 101 split 1:1 between Alice and Bob, the odd unit stays with Dave
     result = chain.call(KEYS["dave"], "predict", {"model_id": 0, "data": [1], "fee": 101})
     assert result == {"prediction": 1, "paid": 100}

@@ -60,7 +60,9 @@ def test_node_commands(fake_node: LocalChain) -> None:
     assert created["success"] and created["result"] == {"model_id": 0}
     added = invoke("add", "-m", "0", "--text", "good good film", "--label", "1", *common)
     assert added["success"], added
-    assert fake_node.query("contribution", {"model_id": 0, "contribution": 0})["data"] == [0, 0]
+    # "film" is not in the vocabulary: the reference's out-of-vocabulary index
+    assert fake_node.query("contribution", {"model_id": 0, "contribution": 0})["data"] == [
+        0, 0, 1337]
     assert invoke("predict", "-m", "0", "--text", "good", "--node", "x") == {"prediction": 1}
     shown = invoke("show", "-m", "0", "--node", "x")
     assert shown["model"]["type"] == "sparse_perceptron" and len(shown["contributors"]) == 1
@@ -72,3 +74,21 @@ def test_node_commands(fake_node: LocalChain) -> None:
 def test_experiment_market_command(tmp_path: Path) -> None:
     summary = invoke("experiment", "market", "--out", str(tmp_path), "--json")
     assert summary["zero_sum"] and (tmp_path / "collab_market.png").exists()
+
+
+def test_create_deploys_a_reference_model_file(fake_node: LocalChain, tmp_path: Path) -> None:
+    data = Path(__file__).resolve().parents[2] / "data" / "collab"
+    encoder = tmp_path / "encoder.json"
+    encoder.write_text(json.dumps({"type": "IMDB vocab", "vocabulary": json.loads(
+        (data / "reference_vocab.json").read_text())}))
+    common = ["--key", "k", "--node", "http://x"]
+    created = invoke("create", "--model-json", str(data / "reference_sparse_perceptron.json"),
+                     "--encoder", str(encoder), "--mechanism", "points", *common)
+    assert created["success"], created
+    assert fake_node.query("export", {"model_id": 0})["state"]["w/0"] == 2_472_096_179
+    assert invoke("predict", "-m", "0", "--text", "a boring dull mess", "--node", "x") == {
+        "prediction": 0}
+    dense = invoke("create", "--model-json", str(data / "reference_dense_perceptron.json"),
+                   "--encoder", '{"type": "MobileNetV2"}', "--mechanism", "points", *common)
+    assert dense["success"], dense
+    assert fake_node.query("model", {"model_id": 1})["feature_indices"] == [4, 0, 2]

@@ -33,22 +33,29 @@ GOOD_BAD_GOOD = [m.MarketEntry(X, [1], 1, 1),   # 2 -> 3 correct
                  m.MarketEntry(Z, [2], 1, 1)]   # 2 -> 3 correct
 
 
+T = m.TICKS_PER_ROUND  # balances are in units of 1/(N·T); N = 4 test samples here
+UNIT = 4 * T
+
+
 def test_market_without_reset_reuses_first_pass_accuracies() -> None:
     out = run(GOOD_BAD_GOOD, 10)
-    # pass 1: scores +1, -1, +1 (units of 1/4); Y can afford (4-4)//1+1 = 1 round, then drops
-    assert [(p.rounds, p.scores, p.dropped) for p in out.passes] == [
-        (1, {"0": 1, "1": -1, "2": 1}, ["1"]),
+    # pass 1: scores +1, -1, +1 correct per round; Y's stake (1 = 4 correct-rounds) lasts
+    # until it reaches zero: 4 whole rounds, not the single round of the old "below its
+    # stake" rule; X and Z gain 4 correct-rounds each (1 coin)
+    assert [(p.ticks, p.scores, p.dropped) for p in out.passes] == [
+        (4 * T, {"0": 1, "1": -1, "2": 1}, ["1"]),
         # pass 2 keeps the accuracies measured with Y's data in: Z's step is 3 -> 3 = 0
-        (9, {"0": 1, "2": 0}, [])]
-    assert out.payouts == {X: 14 // 4, Y: 3 // 4, Z: 5 // 4} == {X: 3, Y: 0, Z: 1}
-    assert out.provider_refund == 3 + 10 - 4
+        (6 * T, {"0": 1, "2": 0}, [])]
+    # X: 4 + 4 + 6 = 14 correct-rounds = 3.5 coins; Z: 4 + 4 = 8 = 2 coins; Y: 0
+    assert out.payouts == {X: 3, Y: 0, Z: 2}
+    assert out.provider_refund == 3 + 10 - 5
     assert (out.base_correct, out.final_correct, out.survivors) == (2, 4, [0, 2])
 
 
 def test_market_with_reset_re_evaluates_the_baseline() -> None:
     out = run(GOOD_BAD_GOOD, 10, reset_model=True)
-    assert [(p.rounds, p.scores) for p in out.passes] == [
-        (1, {"0": 1, "1": -1, "2": 1}), (9, {"0": 1, "2": 1})]
+    assert [(p.ticks, p.scores) for p in out.passes] == [
+        (4 * T, {"0": 1, "1": -1, "2": 1}), (6 * T, {"0": 1, "2": 1})]
     assert out.payouts == {X: 3, Y: 0, Z: 3} and out.provider_refund == 7
 
 
@@ -57,24 +64,60 @@ def test_market_grouping_scores_consecutive_runs_once() -> None:
                m.MarketEntry(Y, [3], 1, 1)]
     out = run(entries, 10, group_contributions=True)
     xs, ys = X.hex(), Y.hex()
-    # X: 2 -> 4 (+2) with 2 units staked (8/4); Y: 4 -> 3 (-1); Y lasts 1 round
-    assert [(p.rounds, p.scores, p.dropped) for p in out.passes] == [
-        (1, {xs: 2, ys: -1}, [ys]), (9, {xs: 2}, [])]
-    assert out.payouts == {X: 28 // 4, Y: 0} and out.provider_refund == 13 - 7
+    # X: 2 -> 4 (+2) with 2 units staked (8/4); Y: 4 -> 3 (-1) with 4/4: lasts 4 rounds
+    assert [(p.ticks, p.scores, p.dropped) for p in out.passes] == [
+        (4 * T, {xs: 2, ys: -1}, [ys]), (6 * T, {xs: 2}, [])]
+    # X: 8 + 2·4 + 2·6 = 28 correct-rounds = 7 coins
+    assert out.payouts == {X: 7, Y: 0} and out.provider_refund == 13 - 7
 
 
 def test_market_bounty_runs_out_mid_pass() -> None:
     out = run(GOOD_BAD_GOOD, 1)
-    assert [p.rounds for p in out.passes] == [1]
-    assert out.payouts == {X: 5 // 4, Y: 3 // 4, Z: 5 // 4} and out.provider_refund == 2
+    assert [p.ticks for p in out.passes] == [T]
+    # X, Z: 4 + 1 = 5 correct-rounds -> 1 coin each; Y: 4 - 1 = 3 -> 0 coins
+    assert out.payouts == {X: 1, Y: 0, Z: 1} and out.provider_refund == 2
 
 
 def test_larger_stakes_keep_a_loser_in_longer() -> None:
     entries = [m.MarketEntry(X, [1], 1, 1), m.MarketEntry(Y, [3], 1, 3)]
     out = run(entries, 100)
-    # Y: 12/4 balance, needs 4 to stay, loses 1 per round: (12-4)//1+1 = 9 rounds
-    assert out.passes[0].rounds == 9 and out.passes[0].dropped == ["1"]
-    assert out.payouts[Y] == 3 // 4 and out.payouts[X] == (4 + 9 + 91) // 4
+    # Y: 3 coins = 12 correct-rounds, loses 1 per round: 12 rounds until it reaches zero
+    assert out.passes[0].ticks == 12 * T and out.passes[0].dropped == ["1"]
+    assert out.payouts == {X: (4 + 12 + 88) // 4, Y: 0} and out.provider_refund == 104 - 26
+
+
+def test_partial_round_pays_the_fraction_the_balance_covers() -> None:
+    """A loss of 3 correct per round against a balance of 4: 4/3 rounds, to 10^-9 round."""
+    test_x, test_y = [[1], [2], [3], [4]], [1, 0, 0, 0]          # empty model: 3/4
+    entries = [m.MarketEntry(X, [1], 1, 1),                    # 3 -> 4 correct (+1)
+               m.MarketEntry(Y, [2, 3, 4], 1, 1)]              # 4 -> 1 correct (-3)
+    out = m.compute_market_rewards(fresh, entries, test_x, test_y, 10, m.MarketOptions())
+    first, second = out.passes
+    assert first.ticks == 1_333_333_333 and first.rounds == m.Fraction(1_333_333_333, T)
+    assert first.dropped == ["1"]
+    # Y is left with 4·10^9 − 3·1 333 333 333 = 1 unit (1/(4·10^9) coin): it cannot pay
+    # another tick, so it is out; X gets +1 per tick for the rest of the bounty
+    assert second.ticks == 10 * T - 1_333_333_333 and second.scores == {"0": 1}
+    # X: 4·10^9 + 1 333 333 333 + 8 666 666 667 = 14·10^9 units = 3.5 coins (the reference's
+    # real-valued rounds give 1 + (1/4)(4/3) + (1/4)(26/3) = 3.5 too)
+    assert out.payouts == {X: 3, Y: 0} and out.provider_refund == 12 - 3
+
+
+def test_the_first_loser_to_reach_zero_ends_the_pass_not_the_worst_scorer() -> None:
+    """The reference ran the pass for the worst scorer's rounds (10 coins / (2/5) = 25 here),
+    driving Z's balance to 1 − 25/5 = −4; here the pass ends when Z reaches zero (5 rounds)."""
+    entries = [m.MarketEntry(X, [1], 1, 1), m.MarketEntry(Y, [3, 4], 1, 10),   # -2/round
+               m.MarketEntry(Z, [5], 1, 1)]                                     # -1/round
+    test_x, test_y = [[1], [2], [3], [4], [5]], [1, 1, 0, 0, 0]     # empty model: 3/5
+    out = m.compute_market_rewards(fresh, entries, test_x, test_y, 100,
+                                   m.MarketOptions(reset_model=True))
+    first = out.passes[0]
+    assert first.scores == {"0": 1, "1": -2, "2": -1}
+    assert first.ticks == 5 * T and first.dropped == ["2"]
+    # pass 2: Y (40 of its 50 correct-rounds left) loses 2 per round: 20 rounds; pass 3: X
+    # alone for the remaining 75. X: 5 + 5 + 20 + 75 = 105 correct-rounds = 21 coins
+    assert [p.ticks for p in out.passes] == [5 * T, 20 * T, 75 * T]
+    assert out.payouts == {X: 21, Y: 0, Z: 0} and out.provider_refund == 112 - 21
 
 
 def test_stake_rules() -> None:
@@ -98,7 +141,7 @@ def test_market_is_zero_sum_and_never_negative(raw: list[tuple[int, list[int], i
                                    m.MarketOptions(group_contributions=group, reset_model=reset))
     assert all(v >= 0 for v in out.payouts.values()) and out.provider_refund >= 0
     assert sum(out.payouts.values()) + out.provider_refund == sum(s for *_, s in raw) + bounty
-    assert sum(p.rounds for p in out.passes) <= bounty
+    assert sum(p.ticks for p in out.passes) <= bounty * m.TICKS_PER_ROUND
 
 
 def test_abort_split() -> None:

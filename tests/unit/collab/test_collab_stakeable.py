@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -116,8 +117,7 @@ def test_take_conditions_and_messages() -> None:
     with pytest.raises(AppError,
                        match=re.escape("The model should not agree with the contribution.")):
         m.take(c, ALICE, OWNER, T0 + DAY, 1, P, 1, 1)
-    with pytest.raises(AppError,
-                       match=re.escape("Cannot take your own deposit. Ask for a refund instead.")):
+    with pytest.raises(AppError, match=f"^{re.escape('Cannot take your own deposit.')}$"):
         m.take(c, AUTHOR, OWNER, T0 + DAY, 0, P, 5, 5)
     with pytest.raises(AppError, match=re.escape("The sender has not sent any good data.")):
         m.take(c, ALICE, OWNER, T0 + DAY, 0, P, 0, 5)
@@ -152,12 +152,21 @@ def test_any_address_takes_everything_left_after_its_wait() -> None:
     assert m.take(c2, AUTHOR, OWNER, T0 + 10 * DAY, 1, P, 0, 0) == 1000
 
 
-def test_each_claimant_claims_at_most_once_even_after_the_waits() -> None:
+def test_take_all_after_the_waits_does_not_ask_about_earlier_claims() -> None:
+    """Reference Stakeable: the owner and any-address branches skip `claimedByReporter`."""
     c = contribution()
     assert m.take(c, ALICE, OWNER, T0 + DAY, 0, P, 1, 4) == 250
     with pytest.raises(AppError, match=re.escape("Deposit already claimed by reporter.")):
-        m.take(c, ALICE, OWNER, T0 + 10 * DAY, 0, P, 1, 4)
-    assert m.take(c, BOB, OWNER, T0 + 10 * DAY, 0, P, 0, 4) == 750
+        m.take(c, ALICE, OWNER, T0 + 10 * DAY - 1, 0, P, 1, 4)
+    # after the any-address wait the same reporter takes everything left: 1000 - 250
+    assert m.take(c, ALICE, OWNER, T0 + 10 * DAY, 0, P, 1, 4) == 750
+    assert c.claimable == 0 and c.claimed_by == [ALICE, ALICE]
+    with pytest.raises(AppError, match=re.escape("There is no reward left to claim.")):
+        m.take(c, BOB, OWNER, T0 + 10 * DAY, 0, P, 0, 4)
+    # the owner too, after its own wait, after a proportional share of its own
+    c2 = contribution()
+    assert m.take(c2, OWNER, OWNER, T0 + DAY, 0, P, 1, 2) == 500
+    assert m.take(c2, OWNER, OWNER, T0 + 9 * DAY, 1, P, 1, 2) == 500
 
 
 @given(st.integers(0, 10**6),
@@ -183,24 +192,58 @@ def test_deposits_never_negative_and_conserved(deposit: int,
 # ----- points and fees -------------------------------------------------------------------
 
 
-def test_points_first_claim_settles() -> None:
-    pp = m.PointsParams(refund_wait_s=DAY)
+def _raises(message: str) -> Any:
+    return pytest.raises(AppError, match=f"^{re.escape(message)}$")
+
+
+def test_points_refund_follows_the_reference_order_and_messages() -> None:
+    pp = m.PointsParams.from_plain({"refund_wait_s": DAY})
+    assert pp == m.PointsParams(DAY, DAY, DAY)
     c = m.Contribution(0, AUTHOR, [1], 1, T0, 0, 1)
-    with pytest.raises(AppError, match=re.escape("Not enough time has passed.")):
+    with _raises("Data is not from the sender."):
+        m.points_refund(c, ALICE, T0 + DAY, 1, pp)
+    with _raises("Not enough time has passed."):
         m.points_refund(c, AUTHOR, T0 + DAY - 1, 1, pp)
+    with _raises("The model doesn't agree with your contribution."):
+        m.points_refund(c, AUTHOR, T0 + DAY, 0, pp)
     m.points_refund(c, AUTHOR, T0 + DAY, 1, pp)
-    with pytest.raises(AppError, match=re.escape("There is no reward left to claim.")):
-        m.points_refund(c, AUTHOR, T0 + DAY, 1, pp)
-    with pytest.raises(AppError, match=re.escape("There is no reward left to claim.")):
-        m.points_report(c, ALICE, T0 + DAY, 0, pp, 3)
+    assert (c.claimable, c.claimed_by) == (0, [AUTHOR])
+    # "Already claimed." comes before the time and agreement checks, as in Points64
+    with _raises("Already claimed."):
+        m.points_refund(c, AUTHOR, T0, 0, pp)
+    with _raises("Already claimed."):
+        m.points_report(c, ALICE, OWNER, T0 + DAY, 0, pp)
+
+
+def test_points_report_needs_no_good_data_and_settles_once() -> None:
+    pp = m.PointsParams(refund_wait_s=DAY, owner_wait_s=DAY // 2, any_wait_s=3 * DAY)
     bad = m.Contribution(1, AUTHOR, [1], 1, T0, 0, 1)
-    with pytest.raises(AppError, match=re.escape("The sender has not sent any good data.")):
-        m.points_report(bad, ALICE, T0 + DAY, 0, pp, 0)
-    with pytest.raises(AppError, match="Cannot take your own deposit"):
-        m.points_report(bad, AUTHOR, T0 + DAY, 0, pp, 3)
-    m.points_report(bad, ALICE, T0 + DAY, 0, pp, 1)
-    with pytest.raises(AppError, match=re.escape("There is no reward left to claim.")):
+    with _raises("Cannot be claimed yet."):
+        m.points_report(bad, ALICE, OWNER, T0 + DAY - 1, 0, pp)
+    # the owner's own (shorter) wait applies to the owner only
+    owner_early = m.Contribution(2, AUTHOR, [1], 1, T0, 0, 1)
+    m.points_report(owner_early, OWNER, OWNER, T0 + DAY // 2, 0, pp)
+    assert owner_early.claimed_by == [OWNER]
+    with _raises("Cannot report yourself."):
+        m.points_report(bad, AUTHOR, OWNER, T0 + DAY, 0, pp)
+    with _raises("The model should not agree with the contribution."):
+        m.points_report(bad, ALICE, OWNER, T0 + DAY, 1, pp)
+    # ALICE has never sent good data (the stakeable rule would refuse her); Points64 allows it
+    m.points_report(bad, ALICE, OWNER, T0 + DAY, 0, pp)
+    assert (bad.claimable, bad.claimed_by) == (0, [ALICE])
+    with _raises("Already claimed."):
+        m.points_report(bad, BOB, OWNER, T0 + DAY, 0, pp)
+    with _raises("Already claimed."):
         m.points_refund(bad, AUTHOR, T0 + DAY, 1, pp)
+
+
+def test_points_waits_need_not_be_ordered() -> None:
+    """Points64 takes its waits unchecked: any one that has passed allows a report."""
+    pp = m.PointsParams.from_plain({"refund_wait_s": 5 * DAY, "owner_wait_s": 9 * DAY,
+                                    "any_wait_s": 2 * DAY})
+    c = m.Contribution(3, AUTHOR, [1], 1, T0, 0, 1)
+    m.points_report(c, ALICE, OWNER, T0 + 2 * DAY, 0, pp)
+    assert c.claimed_by == [ALICE]
 
 
 def test_badges_and_streaks() -> None:

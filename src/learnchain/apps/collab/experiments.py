@@ -1,12 +1,8 @@
-"""The two headline experiments, run through the real `collab` app block by block.
+"""The prediction-market experiment, run through the real `collab` app block by block.
 
-* `good_bad`: the reference's stakeable simulation — a good agent and a bad agent (labels
-  flipped, larger deposits, less frequent) add data over simulated days; each refunds its own
-  data after 1 day when the model agrees, takes others' deposits (proportionally once the
-  model disagrees, everything after 9 days). We record balances and the on-chain model's
-  accuracy on a hidden test set.
-* `market`: a prediction market with 3 good and 2 bad agents: the provider commits to a test
-  set, contributors stake on their data, the provider reveals, the chain pays out.
+`market`: 3 good and 2 bad agents: the provider commits to a test set, contributors stake on
+their data, the provider reveals, the chain pays out. (The good-vs-bad stakeable experiment
+lives in `good_bad`; both are re-exported here for the CLI.)
 
 Data: scikit-learn's bundled breast-cancer set (no download), each of its 30 measurements
 binned into 8 quantile bins, so a sample is a list of 30 feature indices for the sparse
@@ -23,37 +19,12 @@ from typing import Any
 
 from learnchain.apps.collab import mechanisms as mech
 from learnchain.apps.collab.agents import DAY_S, Agent, LocalChain, TxFailed, agent_keys
+from learnchain.apps.collab.datasets import Sample, breast_cancer
+from learnchain.apps.collab.good_bad import COIN, GoodBadConfig, run_good_bad
 from learnchain.apps.collab.models import DictStore, SparsePerceptron
 
-COIN = 10**6
-"""Money unit of the plots: balances are integers in millionths of a coin."""
-
-Sample = tuple[list[int], int]
-
-
-@dataclass
-class Dataset:
-    init: list[Sample]
-    pool: list[Sample]
-    test: list[Sample]
-
-
-def breast_cancer(seed: int = 0, bins: int = 8, init_fraction: float = 0.08,
-                  test_fraction: float = 0.2) -> Dataset:
-    """Binned breast-cancer samples split into initial training, contributor pool and test."""
-    import numpy as np
-    from sklearn.datasets import load_breast_cancer
-
-    data = load_breast_cancer()
-    x, y = data.data, data.target
-    cuts = np.quantile(x, np.linspace(0, 1, bins + 1)[1:-1], axis=0)
-    samples = [([f * bins + int(np.searchsorted(cuts[:, f], row[f], side="right"))
-                 for f in range(x.shape[1])], int(label)) for row, label in zip(x, y, strict=True)]
-    random.Random(seed).shuffle(samples)
-    n_test = int(len(samples) * test_fraction)
-    n_init = int(len(samples) * init_fraction)
-    return Dataset(samples[n_test:n_test + n_init], samples[n_test + n_init:], samples[:n_test])
-
+__all__ = ["COIN", "GoodBadConfig", "MarketConfig", "breast_cancer", "default_output",
+           "run_good_bad", "run_market"]
 
 def _initial_model(init: list[Sample]) -> SparsePerceptron:
     """Trained off-chain on the small initial portion, then deployed (export → create)."""
@@ -67,187 +38,6 @@ def _accuracy_ppm(chain: LocalChain, model_id: int, test: list[Sample]) -> int:
     result = chain.query("evaluate", {"model_id": model_id, "data": [x for x, _ in test],
                                       "labels": [y for _, y in test]})
     return int(result["accuracy_ppm"])
-
-
-# ===== good agent vs bad agent (stakeable) ===============================================
-
-
-@dataclass
-class GoodBadConfig:
-    """The reference's IMDB-perceptron agents, in coin units of 10^6 (see `COIN`)."""
-
-    days: int = 14
-    seed: int = 0
-    start_balance: int = 10_000 * COIN
-    good_deposit: tuple[int, int] = (50 * COIN, 10 * COIN)
-    bad_deposit: tuple[int, int] = (100 * COIN, 3 * COIN)
-    good_wait_s: int = 10 * 60
-    bad_wait_s: int = 60 * 60
-    cost_weight: int = COIN // 10
-    refund_wait_s: int = DAY_S
-    take_wait_s: int = 9 * DAY_S
-    check_every_s: int = 6 * 3600
-    sample_every_s: int = 6 * 3600
-
-
-def run_good_bad(out_dir: Path | None, config: GoodBadConfig | None = None) -> dict[str, Any]:
-    """Simulate, write `collab_good_bad.{json,png}` into `out_dir`, return the summary."""
-    cfg = config or GoodBadConfig()
-    rng = random.Random(cfg.seed)
-    data = breast_cancer(cfg.seed)
-    keys = agent_keys(["owner", "good", "bad"], seed=b"collab-good-bad")
-    chain = LocalChain({k.address: cfg.start_balance for k in keys.values()})
-    t0 = chain.time
-    chain.call(keys["owner"], "create_model", {
-        "model": _initial_model(data.init).export(), "mechanism": "stakeable",
-        "name": "breast-cancer", "mechanism_params": {
-            "refund_wait_s": cfg.refund_wait_s, "owner_wait_s": cfg.take_wait_s,
-            "any_wait_s": cfg.take_wait_s, "cost_weight": cfg.cost_weight}})
-    agents = [
-        Agent("good", keys["good"], True, *cfg.good_deposit, cfg.good_wait_s,
-              rng=random.Random(rng.getrandbits(64))),
-        Agent("bad", keys["bad"], False, *cfg.bad_deposit, cfg.bad_wait_s,
-              rng=random.Random(rng.getrandbits(64))),
-    ]
-    for agent in agents:
-        agent.schedule(t0)
-    contributions: list[dict[str, Any]] = []       # the public record, mirrored off-chain
-    claimed: dict[str, set[int]] = {a.name: set() for a in agents}
-    counts = {f"{a.name}_{what}": 0 for a in agents
-              for what in ("adds", "skipped", "refunds", "takes")}
-    series: list[dict[str, int]] = []
-    end = t0 + cfg.days * DAY_S
-    next_check, next_sample = t0 + cfg.check_every_s, t0
-
-    def sample_point(now: int) -> None:
-        point = {"t": now - t0, "accuracy_ppm": _accuracy_ppm(chain, 0, data.test)}
-        for a in agents:
-            point[a.name] = chain.balance(a.address)
-        series.append(point)
-
-    while True:
-        now = min(next_check, next_sample, *(a.next_time for a in agents))
-        if now > end:
-            break
-        chain.set_time(now)
-        for agent in agents:
-            if agent.next_time == now:
-                _add(chain, agent, data.pool, contributions, counts)
-                agent.schedule(now)
-        if now == next_check:
-            for agent in agents:
-                _claims(chain, agent, now, cfg, contributions, claimed[agent.name], counts)
-            next_check += cfg.check_every_s
-        if now == next_sample:
-            sample_point(now)
-            next_sample += cfg.sample_every_s
-
-    locked = dict.fromkeys((a.name for a in agents), 0)   # own deposits still in escrow
-    for c in contributions:
-        locked[c["author"]] += chain.query("contribution", {"model_id": 0,
-                                                            "contribution": c["id"]})["claimable"]
-    summary = {
-        "experiment": "good-bad", "config": asdict(cfg), "days": cfg.days,
-        "initial_accuracy_ppm": series[0]["accuracy_ppm"],
-        "final_accuracy_ppm": series[-1]["accuracy_ppm"],
-        "min_accuracy_ppm": min(p["accuracy_ppm"] for p in series),
-        "mean_accuracy_ppm": sum(p["accuracy_ppm"] for p in series) // len(series),
-        "good_profit": series[-1]["good"] - cfg.start_balance,
-        "bad_profit": series[-1]["bad"] - cfg.start_balance,
-        "good_locked": locked["good"], "bad_locked": locked["bad"],
-        # net = profit + own deposits still claimable (not yet refunded or taken)
-        "good_net": series[-1]["good"] + locked["good"] - cfg.start_balance,
-        "bad_net": series[-1]["bad"] + locked["bad"] - cfg.start_balance,
-        "escrow_left": chain.escrow(0), **counts, "blocks": chain.chain.height,
-    }
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "collab_good_bad.json").write_text(
-            json.dumps({"summary": summary, "series": series}, indent=1) + "\n")
-        _plot_good_bad(out_dir / "collab_good_bad.png", series, summary)
-    return summary
-
-
-def _add(chain: LocalChain, agent: Agent, pool: list[Sample],
-         contributions: list[dict[str, Any]], counts: dict[str, int]) -> None:
-    x, y = pool[agent.rng.randrange(len(pool))]
-    label = agent.label_for(y)
-    budget = agent.deposit_budget()
-    required = chain.query("deposit_cost", {"model_id": 0, "now": chain.time})
-    if required > budget:
-        counts[f"{agent.name}_skipped"] += 1
-        return
-    result = chain.call(agent.key, "add_data", {"model_id": 0, "data": x, "label": label,
-                                                "deposit": budget})
-    contributions.append({"id": result["contribution"], "author": agent.name, "data": x,
-                          "label": label, "time": result["time"]})
-    counts[f"{agent.name}_adds"] += 1
-
-
-def _claims(chain: LocalChain, agent: Agent, now: int, cfg: GoodBadConfig,
-            contributions: list[dict[str, Any]], claimed: set[int],
-            counts: dict[str, int]) -> None:
-    """Refund own data the model agrees with; take others' bad or abandoned deposits."""
-    good = next((r["good"] for r in chain.query("contributors", {"model_id": 0})
-                 if r["address"] == agent.address), 0)
-    batch: list[tuple[str, Any]] = []
-    for c in contributions:
-        age = now - c["time"]
-        if c["id"] in claimed or age < cfg.refund_wait_s:
-            continue
-        record = chain.query("contribution", {"model_id": 0, "contribution": c["id"]})
-        if record["claimable"] == 0:
-            claimed.add(c["id"])
-            continue
-        agrees = chain.query("prediction", {"model_id": 0, "data": c["data"]}) == c["label"]
-        if c["author"] == agent.name:
-            if agrees:
-                batch.append(("refund", c["id"]))
-        elif age >= cfg.take_wait_s or (not agrees and good > 0):
-            batch.append(("report", c["id"]))
-    txs = [(what, cid, chain.submit(agent.key, what, {"model_id": 0, "contribution": cid}))
-           for what, cid in batch]
-    if not txs:
-        return
-    receipts = chain.block()
-    for what, cid, tx in txs:
-        if receipts[tx.hash].success:  # a refused claim is simply tried again later
-            claimed.add(cid)
-            counts[f"{agent.name}_{'refunds' if what == 'refund' else 'takes'}"] += 1
-
-
-def _plot_good_bad(path: Path, series: list[dict[str, int]], summary: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    days = [p["t"] / DAY_S for p in series]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
-    top.plot(days, [p["good"] / COIN for p in series], label="good agent", color="tab:green")
-    top.plot(days, [p["bad"] / COIN for p in series], label="bad agent (labels flipped)",
-             color="tab:red")
-    top.set_ylabel("balance (coins)")
-    top.set_title("Deposit, refund and take: balances")
-    top.legend()
-    top.grid(alpha=0.3)
-    accuracy = [p["accuracy_ppm"] / 10_000 for p in series]
-    window = max(1, sum(1 for p in series if p["t"] < DAY_S))     # samples per day
-    rolling = [sum(accuracy[max(0, i - window + 1):i + 1]) / len(accuracy[max(0, i - window
-               + 1):i + 1]) for i in range(len(accuracy))]
-    bottom.plot(days, accuracy, color="tab:blue", alpha=0.35, linewidth=1, label="sampled")
-    bottom.plot(days, rolling, color="tab:blue", linewidth=2.2, label="1-day average")
-    bottom.legend(loc="lower right")
-    bottom.set_ylabel("accuracy on hidden test set (%)")
-    bottom.set_xlabel("simulated days")
-    bottom.set_ylim(0, 100)
-    bottom.grid(alpha=0.3)
-    bottom.set_title(f"Model accuracy (start {summary['initial_accuracy_ppm'] / 10_000:.1f}%, "
-                     f"mean {summary['mean_accuracy_ppm'] / 10_000:.1f}%, "
-                     f"end {summary['final_accuracy_ppm'] / 10_000:.1f}%)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 # ===== prediction market =================================================================
@@ -348,7 +138,8 @@ def run_market(out_dir: Path | None, config: MarketConfig | None = None) -> dict
         "profit": {n: payouts[n] - stakes[n] for n in names},
         "provider_refund": outcome["provider_refund"],
         "provider_profit": outcome["provider_refund"] - cfg.bounty,
-        "passes": len(passes), "rounds_used": sum(p["rounds"] for p in passes),
+        "passes": len(passes),
+        "rounds_used": sum(p["ticks"] for p in passes) / mech.TICKS_PER_ROUND,
         "survivors": outcome["survivors"], "zero_sum": total_after == total_before,
     }
     if out_dir is not None:
@@ -364,14 +155,14 @@ def _market_history(passes: list[dict[str, Any]], author_of: list[str],
                     n_test: int) -> list[dict[str, Any]]:
     """Each author's balance (in stake units) after each pass, rebuilt from the scores."""
     balance = {name: cfg.stake * author_of.count(name) * n_test for name in names}
-    rounds = 0
-    history = [{"rounds": 0, **{n: balance[n] / n_test for n in names}}]
+    rounds = 0.0
+    history = [{"rounds": 0.0, **{n: balance[n] / n_test for n in names}}]
     for p in passes:
         for participant, score in p["scores"].items():
             # grouped markets score authors (hex address), others single contributions
             name = hex_names.get(participant) or author_of[int(participant)]
-            balance[name] += score * p["rounds"]
-        rounds += p["rounds"]
+            balance[name] += score * p["ticks"] / mech.TICKS_PER_ROUND
+        rounds += p["ticks"] / mech.TICKS_PER_ROUND
         history.append({"rounds": rounds, **{n: balance[n] / n_test for n in names}})
     return history
 
@@ -406,4 +197,6 @@ def _plot_market(path: Path, history: list[dict[str, Any]], summary: dict[str, A
 
 
 def default_output() -> Path:
-    return Path("experiments/out/collab")  # docs/experiments only via `--publish`
+    """Where an experiment writes unless told (gitignored; a deliberate full run's results
+    are copied to docs/experiments/ by hand)."""
+    return Path("experiments/out/collab")

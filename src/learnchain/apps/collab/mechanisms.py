@@ -10,9 +10,10 @@ Rounding rules (all money is integer, nothing is ever created or lost):
     left when it is 0 or exceeds it;
   * paid prediction: fee·good_i // totalGood per good contributor — floor, the caller keeps
     the remainder (it is simply never charged);
-  * prediction market: balances are kept exactly in units of 1/N (N = revealed test samples),
-    so b ← b + (correct' − correct)·rounds is an exact integer; each author is paid
-    floor(b/N) at the end and the sub-unit remainders go back to the bounty provider.
+  * prediction market: balances are kept exactly in units of 1/(N·10^9) (N = revealed test
+    samples, 10^9 ticks per round), so b ← b + (correct' − correct)·ticks is an exact
+    integer; each author is paid floor(b/(N·10^9)) at the end and the sub-unit remainders go
+    back to the bounty provider.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hashlib
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from learnchain.apps.base import AppError
@@ -40,7 +42,7 @@ E_NOTHING_LEFT = "There is no reward left to claim."
 E_TOO_EARLY = "Not enough time has passed."
 E_DISAGREES = "The model doesn't agree with your contribution."
 E_AGREES = "The model should not agree with the contribution."
-E_OWN_DEPOSIT = "Cannot take your own deposit. Ask for a refund instead."
+E_OWN_DEPOSIT = "Cannot take your own deposit."  # Stakeable.sol (the simulation adds more)
 E_NO_GOOD = "The sender has not sent any good data."
 E_OWNER_WAIT = "Owner claim wait time must be at least the refund wait time."
 E_ANY_WAIT = "Owner claim wait time must be less than the any address claim wait time."
@@ -175,15 +177,16 @@ def take(c: Contribution, reporter: bytes, owner: bytes, now: int, prediction: i
 
     The model's owner takes everything left after the owner wait, anyone after the
     any-address wait; before that, a reporter with good contributions of its own takes a
-    share proportional to its good count, and only when the current model disagrees with
-    the contribution. Every claimant claims a given contribution at most once.
+    share proportional to its good count, once, and only when the current model disagrees
+    with the contribution. As in the reference's Stakeable, the take-all branches ask
+    nothing else: not whether this reporter already took a share, nor whether it is the
+    author (once everything left may go to anyone, refusing a second claim from the same
+    address would only make it use another one).
     """
     if c.claimable == 0:
         raise AppError(E_NOTHING_LEFT)
     age = now - c.time
     if (age >= params.owner_wait_s and reporter == owner) or age >= params.any_wait_s:
-        if reporter in c.claimed_by:
-            raise AppError(E_CLAIMED_REPORTER)
         amount = c.claimable
     else:
         if reporter == c.author:
@@ -209,37 +212,73 @@ def take(c: Contribution, reporter: bytes, owner: bytes, now: int, prediction: i
 
 @dataclass(frozen=True)
 class PointsParams:
-    """Points carry no money: a contribution is judged once, after `refund_wait_s`."""
+    """Points carry no money: a contribution is judged once (the reference's Points64).
+
+    The three waits are the reference's; as there, they need not be ordered, and a report is
+    allowed once any one of them applies to the reporter.
+    """
 
     refund_wait_s: int
+    owner_wait_s: int
+    any_wait_s: int
 
     @classmethod
     def from_plain(cls, plain: dict[str, Any]) -> PointsParams:
-        return cls(_nonneg(plain, "refund_wait_s", 86_400))
+        refund_wait = _nonneg(plain, "refund_wait_s", 86_400)
+        return cls(refund_wait, _nonneg(plain, "owner_wait_s", refund_wait),
+                   _nonneg(plain, "any_wait_s", refund_wait))
 
     def to_plain(self) -> dict[str, Any]:
-        return {"refund_wait_s": self.refund_wait_s}
+        return {"refund_wait_s": self.refund_wait_s, "owner_wait_s": self.owner_wait_s,
+                "any_wait_s": self.any_wait_s}
+
+
+E_ALREADY_CLAIMED = "Already claimed."
+E_CLAIMED_BY_SUBMITTER = "Already claimed by submitter."
+E_CLAIMED_BY_REPORTER = "Already claimed by reporter."
+E_REPORT_SELF = "Cannot report yourself."
+E_NOT_YET = "Cannot be claimed yet."
 
 
 def points_refund(c: Contribution, sender: bytes, now: int, prediction: int,
                   params: PointsParams) -> None:
-    """The author claims the contribution as good (one point); the first claim settles it."""
-    _settle_author_claim(c, sender, now, prediction, params.refund_wait_s)
+    """The author claims the contribution as good (one point); the first claim settles it.
 
-
-def points_report(c: Contribution, reporter: bytes, now: int, prediction: int,
-                  params: PointsParams, reporter_good: int) -> None:
-    """A reporter with good contributions marks a contribution bad; this settles it."""
-    if c.claimable == 0:
-        raise AppError(E_NOTHING_LEFT)
-    if reporter == c.author:
-        raise AppError(E_OWN_DEPOSIT)
+    Checks in the reference's order: author ("Data is not from the sender."), no claim yet
+    ("Already claimed."), the refund wait, the model agrees. Mutates `c`.
+    """
+    if sender != c.author:
+        raise AppError(E_NOT_SENDER)
+    if c.claimed_by:
+        raise AppError(E_ALREADY_CLAIMED)
     if now - c.time < params.refund_wait_s:
         raise AppError(E_TOO_EARLY)
+    if prediction != c.label:
+        raise AppError(E_DISAGREES)
+    c.claimable = 0
+    c.claimed_by.append(sender)
+
+
+def points_report(c: Contribution, reporter: bytes, owner: bytes, now: int, prediction: int,
+                  params: PointsParams) -> None:
+    """Anyone but the author reports a contribution the model disagrees with; this settles it.
+
+    As the reference's Points64: no good data of the reporter's own is needed (there is no
+    money to protect), the first claim of either kind settles the contribution, and the
+    checks come in its order: a wait applies ("Cannot be claimed yet."), no claim yet
+    ("Already claimed."), not the author ("Cannot report yourself."), the model disagrees.
+    Mutates `c`.
+    """
+    age = now - c.time
+    if not (age >= params.refund_wait_s or age >= params.any_wait_s
+            or (age >= params.owner_wait_s and reporter == owner)):
+        raise AppError(E_NOT_YET)
+    if c.claimed_by:
+        raise AppError(E_ALREADY_CLAIMED)
+    if reporter == c.author:
+        raise AppError(E_REPORT_SELF)
     if prediction == c.label:
         raise AppError(E_AGREES)
-    if reporter_good == 0:
-        raise AppError(E_NO_GOOD)
     c.claimable = 0
     c.claimed_by.append(reporter)
 
@@ -415,17 +454,26 @@ class MarketEntry:
     stake: int
 
 
+TICKS_PER_ROUND = 10**9
+"""Resolution of the reward phase: a pass stands for a whole number of 10^-9 rounds."""
+
+
 @dataclass
 class MarketPass:
-    """One pass of the reward phase: the rounds it stood for and who it dropped."""
+    """One pass of the reward phase: how long it stood (in ticks) and who it dropped."""
 
-    rounds: int
+    ticks: int
     scores: dict[str, int]
     dropped: list[str]
     contributions: int
 
+    @property
+    def rounds(self) -> Fraction:
+        """The pass's length in bounty rounds (exact; a tick is 10^-9 round)."""
+        return Fraction(self.ticks, TICKS_PER_ROUND)
+
     def to_plain(self) -> dict[str, Any]:
-        return {"rounds": self.rounds, "scores": self.scores, "dropped": self.dropped,
+        return {"ticks": self.ticks, "scores": self.scores, "dropped": self.dropped,
                 "contributions": self.contributions}
 
 
@@ -441,6 +489,25 @@ class MarketOutcome:
     final_model: Model
 
 
+def pass_ticks(scores: dict[str, int], balance: dict[str, int], remaining: int) -> int:
+    """How long a pass stands: until the first loser's balance reaches zero.
+
+    Balances are in units of 1/(N·TICKS_PER_ROUND) money and a score is the change in
+    correct test predictions per round, so a participant's balance moves by exactly `score`
+    per tick. A loser can pay ⌊balance / loss⌋ ticks; the pass stands for the smallest such
+    number over all losers (the reference used only the worst scorer, which could push other
+    losers below zero), capped by the bounty's remaining ticks. When a balance is smaller
+    than one round's loss this is a fraction of a round; what is left over (less than one
+    tick's loss, i.e. under 1/TICKS_PER_ROUND of a money unit) is too little to pay another
+    tick, so the loser is out. Without losers the pass takes all remaining ticks.
+    """
+    ticks = remaining
+    for k, s in scores.items():
+        if s < 0:
+            ticks = min(ticks, balance[k] // -s)
+    return ticks
+
+
 def compute_market_rewards(initial_model: Callable[[], Model], entries: Sequence[MarketEntry],
                            test_data: Sequence[Sequence[int]], test_labels: Sequence[int],
                            bounty: int, options: MarketOptions) -> MarketOutcome:
@@ -449,17 +516,18 @@ def compute_market_rewards(initial_model: Callable[[], Model], entries: Sequence
     A participant is an author (grouped) or one contribution (not grouped). Each pass walks
     the remaining contributions in order, scoring a participant at the end of each of its
     runs of consecutive contributions by the change in correct test predictions. If someone
-    loses, the pass stands for the number of rounds until the first participant can no longer
-    stake 1 per contribution; everyone's balance moves by score × rounds, the broke are
-    dropped, and the next pass starts (from the initial model when `reset_model`; otherwise
-    the accuracies measured in the first pass are reused, as in the reference). When nobody
-    loses, or the bounty's rounds run out, the pass takes all remaining rounds and the market
-    ends. Balances are integers in units of 1/N, so no round ever rounds; see the module docs
-    for the final conversion.
+    loses, the pass stands until the first loser's balance reaches zero (`pass_ticks`);
+    everyone's balance moves by score × ticks, everyone who can no longer stake 1 per
+    contribution is dropped, and the next pass starts (from the initial model when
+    `reset_model`; otherwise the accuracies measured in the first pass are reused, as in the
+    reference). When nobody loses, or the bounty runs out, the pass takes all remaining
+    rounds and the market ends. Balances are integers in units of 1/(N·10^9), so nothing
+    rounds until each author's payout is floored at the end.
     """
     n_test = len(test_data)
     if n_test == 0 or n_test != len(test_labels):
         raise AppError("the revealed test set is empty or malformed")
+    unit = n_test * TICKS_PER_ROUND          # balance units per money unit
 
     def key(index: int) -> str:
         return entries[index].author.hex() if options.group_contributions else str(index)
@@ -468,7 +536,7 @@ def compute_market_rewards(initial_model: Callable[[], Model], entries: Sequence
     owner_of: dict[str, bytes] = {}
     for i, entry in enumerate(entries):
         k = key(i)
-        balance[k] = balance.get(k, 0) + entry.stake * n_test
+        balance[k] = balance.get(k, 0) + entry.stake * unit
         owner_of[k] = entry.author
     base_model = initial_model()
     base = base_model.evaluate(test_data, test_labels)
@@ -479,7 +547,7 @@ def compute_market_rewards(initial_model: Callable[[], Model], entries: Sequence
             cached.append(base_model.evaluate(test_data, test_labels))
 
     active = list(range(len(entries)))
-    remaining = bounty
+    remaining = bounty * TICKS_PER_ROUND
     passes: list[MarketPass] = []
     while active and remaining > 0:
         model = initial_model() if options.reset_model else None
@@ -498,17 +566,14 @@ def compute_market_rewards(initial_model: Callable[[], Model], entries: Sequence
                 prev = acc
         required = {k: 0 for k in scores}
         for i in active:
-            required[key(i)] += 1
-        losers = {k: -s for k, s in scores.items() if s < 0}
-        rounds = remaining
-        for k, loss in losers.items():
-            rounds = min(rounds, (balance[k] - required[k] * n_test) // loss + 1)
+            required[key(i)] += unit
+        ticks = pass_ticks(scores, balance, remaining)
         for k, s in scores.items():
-            balance[k] += s * rounds
-        remaining -= rounds
-        dropped = [k for k in scores if balance[k] < required[k] * n_test]
-        passes.append(MarketPass(rounds, dict(scores), dropped, len(active)))
-        if not losers:
+            balance[k] += s * ticks
+        remaining -= ticks
+        dropped = [k for k in scores if balance[k] < required[k]]
+        passes.append(MarketPass(ticks, dict(scores), dropped, len(active)))
+        if not any(s < 0 for s in scores.values()):
             break
         active = [i for i in active if key(i) not in dropped]
 
@@ -517,7 +582,7 @@ def compute_market_rewards(initial_model: Callable[[], Model], entries: Sequence
     for k, b in balance.items():
         scaled[owner_of[k]] = scaled.get(owner_of[k], 0) + b
     for author, b in scaled.items():
-        payouts[author] = b // n_test
+        payouts[author] = b // unit
     total_in = sum(e.stake for e in entries) + bounty
     final = initial_model()
     for i in active:

@@ -39,6 +39,8 @@ INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 MAX_FEATURE_INDEX = (1 << 32) - 1
 FORMAT = "learnchain-collab-model/1"
 
+_INT_ONLY = {int}
+
 NORM_ERROR = "The provided data does not have a norm of 1."
 CLASS_ERROR = "Classification is out of bounds."
 INDEX_ERROR = "Not all indices are >= 0."
@@ -140,11 +142,10 @@ class Model(ABC):
         if not isinstance(data, list | tuple):
             raise AppError("data must be a list of integers")
         values = list(data)
-        for v in values:
-            if type(v) is not int:  # bool is not int here, on purpose
-                raise AppError("data must be a list of integers")
         if not values:
             return values
+        if set(map(type, values)) != _INT_ONLY:  # bool is not int here, on purpose
+            raise AppError("data must be a list of integers")
         low, high = min(values), max(values)
         if self.sparse:
             if low < 0:
@@ -218,26 +219,29 @@ class SparsePerceptron(Model):
         params["learning_rate"] = _as_int(params.get("learning_rate", SCALE), "learning_rate")
         return params
 
-    def _weights(self, data: Sequence[int]) -> dict[int, int]:
-        features = sorted(set(data))  # a fixed order: new keys are logged in this order
-        values = self.store.get_many([f"w/{i}" for i in features])
-        return {i: w or 0 for i, w in zip(features, values, strict=True)}
+    def _weights(self, data: Sequence[int]) -> tuple[list[int], list[str], dict[int, int]]:
+        """(features, their keys, weight by feature); features in a fixed order, so new keys
+        are logged in that order."""
+        features = sorted(set(data))
+        keys = [f"w/{i}" for i in features]
+        values = self.store.get_many(keys)
+        return features, keys, {i: w or 0 for i, w in zip(features, values, strict=True)}
 
     def predict(self, data: Sequence[int]) -> int:
         data = self.check_input(data)
-        weights = self._weights(data)
-        return 1 if self.params["intercept"] + sum(weights[i] for i in data) > 0 else 0
+        weights = self._weights(data)[2]
+        return 1 if self.params["intercept"] + sum(map(weights.__getitem__, data)) > 0 else 0
 
     def update(self, data: Sequence[int], label: int) -> None:
         data, label = self.check_input(data), self.check_label(label)
-        weights = self._weights(data)
-        m = self.params["intercept"] + sum(weights[i] for i in data)
+        features, keys, weights = self._weights(data)
+        m = self.params["intercept"] + sum(map(weights.__getitem__, data))
         if (1 if m > 0 else 0) == label:
             return
         step = self.params["learning_rate"] if label > 0 else -self.params["learning_rate"]
         for i in data:
             weights[i] += step  # once per occurrence: duplicates move twice
-        self.store.set_many({f"w/{i}": w for i, w in weights.items()})
+        self.store.set_many(dict(zip(keys, map(weights.__getitem__, features), strict=True)))
 
 
 class _DenseMixin:
