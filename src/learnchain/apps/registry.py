@@ -18,7 +18,13 @@ def _collab() -> App:
     return CollabApp()
 
 
-OPTIONAL_APPS: dict[str, Callable[[], App]] = {"collab": _collab}
+def _wallet() -> App:
+    from learnchain.apps.wallet.app import WalletApp
+
+    return WalletApp()
+
+
+OPTIONAL_APPS: dict[str, Callable[[], App]] = {"collab": _collab, "wallet": _wallet}
 
 
 def register_optional_app(name: str, factory: Callable[[], App]) -> None:
