@@ -354,7 +354,7 @@ class WalletApp(App):
         ctx.state.set("grant/" + grant["id"].hex(), grant)
         wallet["keys"] = [*wallet["keys"], ctx.state.get("keys/" + ctx.sender.hex())]
         wallet.update(owner=ctx.sender, recovering=None, recovered_kit=pending["kit"],
-                      recovery=None)
+                      recovered_grant=grant["id"], recovery=None)
         ctx.state.set("w/" + wallet["id"].hex(), wallet)
         ctx.emit("recovered", wallet=wallet["id"], owner=ctx.sender)
 
