@@ -37,6 +37,16 @@ class P2PConfig:
 
 
 @dataclass
+class StorageConfig:
+    """The content store behind wallets: "local" (SQLite, default) or "ipfs" (embedded kubo)."""
+
+    backend: str = "local"
+    path: str = "content.sqlite"
+    ipfs_repo: str = "ipfs"
+    swarm_key_file: str = ""
+
+
+@dataclass
 class NodeConfig:
     datadir: Path
     genesis: str = "genesis.json"
@@ -44,6 +54,7 @@ class NodeConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     mining: MiningConfig = field(default_factory=MiningConfig)
     p2p: P2PConfig = field(default_factory=P2PConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
 
     def path(self, relative: str) -> Path:
         p = Path(relative)
@@ -64,7 +75,8 @@ class NodeConfig:
     @classmethod
     def from_plain(cls, datadir: Path, plain: dict[str, Any], source: str) -> NodeConfig:
         config = cls(datadir=datadir)
-        sections = {"api": config.api, "mining": config.mining, "p2p": config.p2p}
+        sections = {"api": config.api, "mining": config.mining, "p2p": config.p2p,
+                    "storage": config.storage}
         for key, value in plain.items():
             if key in sections:
                 if not isinstance(value, dict):
@@ -76,7 +88,9 @@ class NodeConfig:
                 setattr(config, key, value)
             else:
                 raise ConfigError(f"{source}: unknown option '{key}'; options: genesis, "
-                                  "database, [api], [mining], [p2p]")
+                                  "database, [api], [mining], [p2p], [storage]")
+        if config.storage.backend not in ("local", "ipfs"):
+            raise ConfigError(f"{source}: [storage] backend must be 'local' or 'ipfs'")
         if not 0 < config.api.port < 65536:
             raise ConfigError(f"{source}: [api] port must be in 1..65535")
         return config

@@ -68,7 +68,8 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
         raise ConfigError(f"--engine must be pow or rlpow, not {engine!r}")
     params.update(consensus_params or {})
     genesis = GenesisConfig(
-        timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses, extra_apps=["collab"],
+        timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses,
+        extra_apps=["collab", "wallet"],
         engine=engine, engine_config=engine_config, fork_choice=fork_choice,
         apps={
             "bank": {"allocations": {to_checksum_address(k.address): DEV_ALLOCATION

@@ -25,6 +25,7 @@ from learnchain.cli.common import (
 )
 from learnchain.cli.devnet import devnet_app
 from learnchain.cli.rlpow import rlpow_app
+from learnchain.cli.wallet import wallet_app
 from learnchain.cli.sim import sim_app
 from learnchain.config import NodeConfig
 from learnchain.core.chain import Chain
@@ -56,6 +57,7 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(collab_app, name="collab")
 app.add_typer(rlpow_app, name="rlpow")
+app.add_typer(wallet_app, name="wallet")
 
 
 def _open(datadir: Path) -> tuple[NodeConfig, Chain]:

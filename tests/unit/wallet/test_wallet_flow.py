@@ -65,7 +65,7 @@ def test_patient_write_rules(world: WalletWorld) -> None:
         world["patient"].add(wid, "profile", "Condition", CONDITION)
     with pytest.raises(WalletError, match="no active write grant"):
         world["doctor-b"].add(wid, "profile", "Condition", CONDITION)
-    with pytest.raises(WalletError, match="invalid FHIR|resourceType"):
+    with pytest.raises(WalletError, match=r"invalid FHIR|resourceType"):
         world["patient"].add(wid, "profile/allergies", "AllergyIntolerance", CONDITION)
     world["patient"].add(wid, "activities/forum", "file", b"my question", filename="q.txt")
 

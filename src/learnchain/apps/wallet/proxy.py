@@ -40,8 +40,9 @@ DROP_DOMAIN = "learnchain/wallet/drop-kfrag/v1"
 
 
 def kfrag_digest(chain_id: int, grant: bytes, proxy: bytes, kfrag: bytes) -> bytes:
-    return hashlib.sha256(encode({"domain": KFRAG_DOMAIN, "chain_id": chain_id, "grant": grant,
-                                  "proxy": proxy, "kfrag": hashlib.sha256(kfrag).digest()})).digest()
+    body = {"domain": KFRAG_DOMAIN, "chain_id": chain_id, "grant": grant, "proxy": proxy,
+            "kfrag": hashlib.sha256(kfrag).digest()}
+    return hashlib.sha256(encode(body)).digest()
 
 
 def drop_digest(chain_id: int, grant: bytes, proxy: bytes) -> bytes:

@@ -18,15 +18,13 @@ from learnchain.privacy.sharing import AccessRequest
 
 
 def create_proxy_app(service: ProxyService) -> Any:
-    from fastapi import FastAPI, Request
+    from fastapi import Body, FastAPI, Request
     from fastapi.responses import JSONResponse
-    from pydantic import BaseModel
 
     api = FastAPI(title="learnchain re-encryption proxy",
                   description="Holds key fragments; re-encrypts for permitted, logged requests.")
 
-    class Body(BaseModel):
-        model_config = {"extra": "allow"}
+    required = Body(...)
 
     @api.exception_handler(PrivacyError)
     async def _privacy(_: Request, exc: PrivacyError) -> JSONResponse:
@@ -38,26 +36,28 @@ def create_proxy_app(service: ProxyService) -> Any:
     async def _wallet(_: Request, exc: WalletError) -> JSONResponse:
         return JSONResponse({"error": "wallet", "detail": str(exc)}, status_code=400)
 
-    def _args(body: Body) -> dict[str, Any]:
-        return from_json(body.model_dump())
+    def _args(body: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise AccessDenied("the request body must be a JSON object")
+        return from_json(body)
 
     @api.get("/v1/proxy/info", summary="This proxy's address")
     def info() -> dict[str, Any]:
         return {"address": to_json(service.address), "chain_id": service.chain.chain_id}
 
     @api.post("/v1/proxy/kfrags", summary="Store this proxy's fragment of a grant (owner-signed)")
-    def kfrags(body: Body) -> dict[str, Any]:
+    def kfrags(body: dict[str, Any] = required) -> dict[str, Any]:
         a = _args(body)
         service.accept_kfrag(a["grant"], a["kfrag"], a["signature"])
         return {"stored": True}
 
     @api.post("/v1/proxy/drop", summary="Delete a grant's fragment (owner-signed)")
-    def drop(body: Body) -> dict[str, Any]:
+    def drop(body: dict[str, Any] = required) -> dict[str, Any]:
         a = _args(body)
         return {"dropped": service.drop(a["grant"], a["signature"])}
 
     @api.post("/v1/proxy/reencrypt", summary="S = (Ps, Kc): a capsule fragment, logged on chain")
-    def reencrypt(body: Body) -> dict[str, Any]:
+    def reencrypt(body: dict[str, Any] = required) -> dict[str, Any]:
         a = _args(body)
         served = service.reencrypt(AccessRequest.from_plain(a["request"]), a["capsule"])
         return {"cfrag": to_json(served.cfrag), "log_tx": to_json(served.log_tx)}

@@ -19,6 +19,9 @@ import threading
 import time
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
 from learnchain.apps.identity import has_role, is_member
 from learnchain.apps.wallet.access import ChainAccess, LocalChain
 from learnchain.core.crypto import PrivateKey, recover_address
@@ -148,9 +151,6 @@ class WalletNodeService:
 
     # --- HTTP --------------------------------------------------------------------------------
     def mount(self, api: Any) -> None:
-        from fastapi import Request
-        from fastapi.responses import JSONResponse, Response, StreamingResponse
-
         @api.post("/v1/wallet/content", tags=["wallet"],
                   summary="Store a sealed record blob (staged until a record names it)")
         async def put_content(request: Request) -> Any:
@@ -201,3 +201,23 @@ def open_content_store(backend: str, path: str, **kwargs: Any) -> Any:
 
         return IpfsContentStore(path, **kwargs)
     raise ValueError(f"storage backend must be 'local' or 'ipfs', not {backend!r}")
+
+
+def attach_wallet_service(api: Any, node: Node, config: Any, key: PrivateKey | None,
+                          genesis: Any) -> WalletNodeService:
+    """Wire a node process's content store and routes from node.toml's [storage] section."""
+    from learnchain.core.crypto import parse_address
+
+    storage = config.storage
+    if storage.backend == "ipfs":
+        swarm = (bytes.fromhex(config.path(storage.swarm_key_file).read_text().strip())
+                 if storage.swarm_key_file else None)
+        store = open_content_store("ipfs", str(config.path(storage.ipfs_repo)), swarm_key=swarm)
+    else:
+        store = open_content_store("local", str(config.path(storage.path)))
+    allowed = ({parse_address(a) for a in genesis.permissioned_nodes}
+               if genesis.permissioned_nodes else None)
+    service = WalletNodeService(node, store, key=key, peers=config.p2p.bootstrap,
+                                allowed=allowed)
+    service.mount(api)
+    return service
