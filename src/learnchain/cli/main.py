@@ -25,8 +25,8 @@ from learnchain.cli.common import (
 )
 from learnchain.cli.devnet import devnet_app
 from learnchain.cli.rlpow import rlpow_app
-from learnchain.cli.wallet import wallet_app
 from learnchain.cli.sim import sim_app
+from learnchain.cli.wallet import wallet_app
 from learnchain.config import NodeConfig
 from learnchain.core.chain import Chain
 from learnchain.core.crypto import (

