@@ -42,12 +42,12 @@ class ContentError(BlobError):
     """Content that is missing, malformed or does not match its id."""
 
 
-def iter_chunks(source: bytes | BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
+def iter_chunks(source: bytes | BinaryIO | Iterable[bytes]) -> Iterator[bytes | memoryview]:
     """Bytes, a binary file or an iterable of byte strings, as a stream of pieces."""
     if isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-        for start in range(0, len(data), CHUNK_SIZE):
-            yield data[start:start + CHUNK_SIZE]
+        view = memoryview(source)  # slices without copying
+        for start in range(0, len(view), CHUNK_SIZE):
+            yield view[start:start + CHUNK_SIZE]
     elif hasattr(source, "read"):
         while piece := source.read(CHUNK_SIZE):  # type: ignore[union-attr]
             yield piece

@@ -7,7 +7,8 @@ Nothing is overwritten: an update appends a version, a deletion appends a fact.
 
 State layout (namespace `wallet/`): `params`; `keys/{addr}` (published Umbral keys);
 `owner/{addr}` → wallet id; `w/{wid}` (owner, institution, key epochs, recovery);
-`rec/{wid}/{rid}` (layer, type, versions, deleted); `recs/{wid}` (record ids);
+`rec/{wid}/{rid}` (layer, type, versions, deleted); `recn/{wid}` + `reci/{wid}/{n}` (record
+ids in order, one key each so adding stays O(1));
 `grant/{gid}`, `grants/{wid}`; `auth/{addr}` (institution authorisation); `proxies`;
 `log/{wid}/{n}` + `logn/{wid}` (access log: the activities layer's on-chain part);
 `used/{request}/{proxy}` (replay guard); `cids/{n}` + `cidn` (pin/unpin feed for nodes).
@@ -73,10 +74,11 @@ class WalletApp(App):
         if not (is_member(identity, ctx.sender) or has_role(identity, ctx.sender, "institution")):
             raise WalletError("only a consortium member or a registered institution may do this")
 
-    def _feed(self, ctx: CallContext, cid: str, op: str) -> None:
-        n = ctx.state.get("cidn", 0)
-        ctx.state.set(f"cids/{n}", {"cid": cid, "op": op})
-        ctx.state.set("cidn", n + 1)
+    @staticmethod
+    def _feed(state: StateView, cid: str, op: str) -> None:
+        n = state.get("cidn", 0)
+        state.set(f"cids/{n}", {"cid": cid, "op": op})
+        state.set("cidn", n + 1)
 
     # --- keys and wallets ------------------------------------------------------------------
     @tx_method
@@ -130,18 +132,21 @@ class WalletApp(App):
             digest_of_any_cid(cid)
         except BlobError as exc:
             raise WalletError(f"cid: {exc}") from None
-        wallet = self._wallet(ctx.state, wid)
+        state = ctx.state  # one view for the whole call (the property builds a new one)
+        wallet = self._wallet(state, wid)
         if wallet["recovering"] is not None and ctx.sender != wallet["owner"]:
             raise WalletError("the wallet is being recovered; only its owner writes now")
-        rules.validate_write(ctx.state, ctx.read("identity"), wallet, ctx.sender, layer,
+        rules.validate_write(state, ctx.read("identity"), wallet, ctx.sender, layer,
                              ctx.block.height)
         key = f"rec/{wid.hex()}/{rid.hex()}"
-        record = ctx.state.get(key)
+        record = state.get(key)
         if record is None:
             if version != 1:
                 raise WalletError("a new record starts at version 1")
             record = {"layer": layer, "rtype": rtype, "versions": [], "deleted": None}
-            ctx.state.set("recs/" + wid.hex(), [*ctx.state.get("recs/" + wid.hex(), []), rid])
+            count = state.get("recn/" + wid.hex(), 0)
+            state.set(f"reci/{wid.hex()}/{count}", rid)
+            state.set("recn/" + wid.hex(), count + 1)
         else:
             if record["deleted"] is not None:
                 raise WalletError("the record was deleted; add a new record instead")
@@ -154,8 +159,8 @@ class WalletApp(App):
             "cid": cid, "capsule_hash": capsule_hash, "originator": ctx.sender,
             "height": ctx.block.height, "last_update": ctx.block.time,
             "epoch": len(wallet["keys"]) - 1})
-        ctx.state.set(key, record)
-        self._feed(ctx, cid, "pin")
+        state.set(key, record)
+        self._feed(state, cid, "pin")
         ctx.emit("record", wallet=wid, record=rid, version=version, cid=cid, layer=layer)
         return {"record": rid, "version": version}
 
@@ -172,7 +177,7 @@ class WalletApp(App):
         record["deleted"] = {"by": ctx.sender, "height": ctx.block.height}
         ctx.state.set(key, record)
         for entry in record["versions"]:
-            self._feed(ctx, entry["cid"], "unpin")
+            self._feed(ctx.state, entry["cid"], "unpin")
         ctx.emit("deleted", wallet=wid, record=rid)
 
     # --- grants ----------------------------------------------------------------------------
@@ -382,7 +387,8 @@ class WalletApp(App):
         a = Args(args)
         wid, layer = a.bytes("wallet", size=20), a.str("layer", default="")
         out = []
-        for rid in state.get("recs/" + wid.hex(), []):
+        count = state.get("recn/" + wid.hex(), 0)
+        for rid in state.get_many([f"{wid.hex()}/{i}" for i in range(count)], prefix="reci/"):
             record = state.get(f"rec/{wid.hex()}/{rid.hex()}")
             if not layer or rules.covers(layer, record["layer"]):
                 out.append({"record": rid, **record})

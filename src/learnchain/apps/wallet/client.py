@@ -107,6 +107,15 @@ class WalletClient:
             raise WalletError("this identity has no wallet; open one with `wallet open`")
         return bytes(wid)
 
+    def _owner_key(self, wid: bytes) -> umbral.PublicKey:
+        """The wallet's current owner key (cached per key epoch; recovery adds an epoch)."""
+        wallet = self.wallet(wid)
+        cache = self.__dict__.setdefault("_owner_keys", {})
+        entry = (wid, len(wallet["keys"]))
+        if entry not in cache:
+            cache[entry] = public_key_from_bytes(wallet["keys"][-1]["enc"], "owner key")
+        return cache[entry]
+
     def wallet(self, wid: bytes) -> dict[str, Any]:
         found = self.chain.query("wallet", {"wallet": wid})
         if found is None:
@@ -117,12 +126,19 @@ class WalletClient:
     def add(self, wid: bytes, layer: str, rtype: str, body: bytes, *, filename: str = "",
             record: bytes | None = None) -> tuple[bytes, int]:
         """Seal, store, then record on chain (the blob first, so no record ever dangles)."""
+        rid, version, tx_hash = self.submit_add(wid, layer, rtype, body, filename=filename,
+                                                record=record)
+        self.chain.wait(tx_hash)
+        return rid, version
+
+    def submit_add(self, wid: bytes, layer: str, rtype: str, body: bytes, *,
+                   filename: str = "", record: bytes | None = None) -> tuple[bytes, int, bytes]:
+        """`add` without waiting for inclusion: (record id, version, transaction hash)."""
         if rtype != "file":
             from learnchain.apps.wallet.fhir import validate_fhir
 
             validate_fhir(body, rtype)
-        wallet = self.wallet(wid)
-        owner_pk = public_key_from_bytes(wallet["keys"][-1]["enc"], "owner key")
+        owner_pk = self._owner_key(wid)
         version = 1
         if record is not None:
             found = self.chain.query("record", {"wallet": wid, "record": record})
@@ -132,10 +148,10 @@ class WalletClient:
         rid = record or os.urandom(records.RECORD_ID_SIZE)
         sealed = records.seal(records.RecordPayload(wid, filename, rtype, body), owner_pk, rid)
         cid = self.content.put(sealed.blob)
-        self._tx("add_record", {"wallet": wid, "record": rid, "layer": layer, "rtype": rtype,
-                                "cid": cid, "capsule_hash": sealed.capsule_hash,
-                                "version": version})
-        return rid, version
+        tx_hash = self.chain.send(self.key, "wallet", "add_record", {
+            "wallet": wid, "record": rid, "layer": layer, "rtype": rtype, "cid": cid,
+            "capsule_hash": sealed.capsule_hash, "version": version})
+        return rid, version, tx_hash
 
     def records(self, wid: bytes, layer: str = "") -> list[dict[str, Any]]:
         return list(self.chain.query("records", {"wallet": wid, "layer": layer}))
