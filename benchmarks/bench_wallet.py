@@ -134,9 +134,12 @@ def bench_cids() -> None:
         data = os.urandom(size)
         pairs_v0, pairs_v1 = [], []
         for _ in range(ROUNDS):
-            raw = rate(count, lambda: [hashlib.sha256(data).digest() for _ in range(count)])
-            pairs_v0.append((raw, rate(count, lambda: [file_cid(data) for _ in range(count)])))
-            pairs_v1.append((raw, rate(count, lambda: [cid_of(data) for _ in range(count)])))
+            raw = rate(count, lambda d=data, n=count: [hashlib.sha256(d).digest()
+                                                       for _ in range(n)])
+            pairs_v0.append((raw, rate(count, lambda d=data, n=count: [file_cid(d)
+                                                                       for _ in range(n)])))
+            pairs_v1.append((raw, rate(count, lambda d=data, n=count: [cid_of(d)
+                                                                       for _ in range(n)])))
         for name, pairs in (("CIDv0 file", pairs_v0), ("CIDv1 raw ", pairs_v1)):
             r, s, ratio = median_ratio(pairs)
             print(f"{name} {size:>9} B: sha256 {r:10.1f}/s  cid {s:10.1f}/s  ratio {ratio:.2f}"
