@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from learnchain.storage.blobstore import BlobError, cid_of, cid_of_digest, digest_of_cid
 
@@ -30,6 +31,7 @@ MAX_LINKS = 174
 UNIXFS_FILE = 2
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(_B58)}
+_B58_POW10 = 58 ** 10
 _MH_SHA256 = b"\x12\x20"
 
 __all__ = ["CHUNK_SIZE", "MAX_LINKS", "BlobError", "DagNode", "FileDag", "cid_of", "cid_of_digest",
@@ -38,11 +40,14 @@ __all__ = ["CHUNK_SIZE", "MAX_LINKS", "BlobError", "DagNode", "FileDag", "cid_of
 
 def b58encode(data: bytes) -> str:
     number = int.from_bytes(data, "big")
-    out = ""
-    while number:
-        number, rem = divmod(number, 58)
-        out = _B58[rem] + out
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+    digits = []
+    while number:  # ten base-58 digits per big-integer division
+        number, block = divmod(number, _B58_POW10)
+        for _ in range(10):
+            block, rem = divmod(block, 58)
+            digits.append(_B58[rem])
+    text = "".join(reversed(digits)).lstrip("1")
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + text
 
 
 def b58decode(text: str) -> bytes:
@@ -195,6 +200,7 @@ def parse_dag_node(block: bytes) -> DagNode:
     return DagNode(links, data)
 
 
+@lru_cache(maxsize=64)
 def leaf_parts(size: int) -> tuple[bytes, bytes]:
     """(prefix, suffix) such that prefix ‖ chunk ‖ suffix is the dag-pb leaf of a chunk.
 

@@ -134,3 +134,16 @@ def test_key_recovery_through_institution_and_proxies(world: WalletWorld) -> Non
     assert new.rewrap(wid, grant) == 1
     assert new.read(wid, rid).payload.body == ALLERGY
     assert len(new.history(wid, rid)["versions"]) == 2
+
+
+def test_batch_of_records_is_all_or_nothing(world: WalletWorld) -> None:
+    wid = world.setup()
+    rids = world["patient"].add_many(wid, [("activities", "file", b"one", "a.txt"),
+                                           ("profile/allergies", "AllergyIntolerance", ALLERGY,
+                                            "")])
+    assert [world["patient"].read(wid, r).payload.body for r in rids] == [b"one", ALLERGY]
+    _, tx = world["patient"].submit_add_many(wid, [("activities", "file", b"two", ""),
+                                                       ("profile", "file", b"no", "")])
+    with pytest.raises(WalletError, match="profile sections"):
+        world.chain.wait(tx)
+    assert len(world["patient"].records(wid)) == 2

@@ -27,8 +27,10 @@ from learnchain.core.crypto import parse_address
 from learnchain.core.state import StateView
 from learnchain.privacy.records import RECORD_TYPES
 from learnchain.privacy.sharing import AccessRequest
+from learnchain.storage.cid import BlobError, digest_of_any_cid
 
 MAX_PROXIES = 16
+MAX_BATCH = 256
 
 
 def wallet_id(owner: bytes) -> bytes:
@@ -120,24 +122,48 @@ class WalletApp(App):
     def add_record(self, ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
         """A new record (version 1) or a new version of one; never an overwrite."""
         a = Args(args)
-        wid, rid = a.bytes("wallet", size=20), a.bytes("record", size=16)
+        state = ctx.state  # one view for the whole call (the property builds a new one)
+        wallet = self._writable_wallet(ctx, state, a.bytes("wallet", size=20))
+        return self._add_one(ctx, state, wallet, ctx.read("identity"), args)
+
+    @tx_method
+    def add_records(self, ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Up to `MAX_BATCH` records in one transaction (e.g. importing a FHIR bundle); each
+        item has the fields of `add_record` but the wallet. All or none are added."""
+        a = Args(args)
+        items = a.list("records")
+        if not 1 <= len(items) <= MAX_BATCH:
+            raise WalletError(f"a batch holds 1..{MAX_BATCH} records")
+        state = ctx.state
+        wallet = self._writable_wallet(ctx, state, a.bytes("wallet", size=20))
+        identity = ctx.read("identity")
+        for item in items:
+            if not isinstance(item, dict):
+                raise WalletError("each batch item is a map")
+            self._add_one(ctx, state, wallet, identity, item)
+        return {"count": len(items)}
+
+    def _writable_wallet(self, ctx: CallContext, state: StateView,
+                         wid: bytes) -> dict[str, Any]:
+        wallet = self._wallet(state, wid)
+        if wallet["recovering"] is not None and ctx.sender != wallet["owner"]:
+            raise WalletError("the wallet is being recovered; only its owner writes now")
+        return wallet
+
+    def _add_one(self, ctx: CallContext, state: StateView, wallet: dict[str, Any],
+                 identity: StateView, args: dict[str, Any]) -> dict[str, Any]:
+        a = Args(args)
+        wid, rid = wallet["id"], a.bytes("record", size=16)
         layer, rtype = rules.validate_layer(a.str("layer", max_len=64)), a.str("rtype")
         cid, capsule_hash = a.str("cid", max_len=64), a.bytes("capsule_hash", size=32)
         version = a.int("version", minimum=1)
         if rtype not in RECORD_TYPES:
             raise WalletError(f"unknown record type {rtype!r}; types: {', '.join(RECORD_TYPES)}")
-        from learnchain.storage.cid import BlobError, digest_of_any_cid
-
         try:
             digest_of_any_cid(cid)
         except BlobError as exc:
             raise WalletError(f"cid: {exc}") from None
-        state = ctx.state  # one view for the whole call (the property builds a new one)
-        wallet = self._wallet(state, wid)
-        if wallet["recovering"] is not None and ctx.sender != wallet["owner"]:
-            raise WalletError("the wallet is being recovered; only its owner writes now")
-        rules.validate_write(state, ctx.read("identity"), wallet, ctx.sender, layer,
-                             ctx.block.height)
+        rules.validate_write(state, identity, wallet, ctx.sender, layer, ctx.block.height)
         key = f"rec/{wid.hex()}/{rid.hex()}"
         record = state.get(key)
         if record is None:

@@ -153,6 +153,32 @@ class WalletClient:
             "capsule_hash": sealed.capsule_hash, "version": version})
         return rid, version, tx_hash
 
+    def submit_add_many(self, wid: bytes, items: list[tuple[str, str, bytes, str]]
+                        ) -> tuple[list[bytes], bytes]:
+        """New records (layer, type, body, filename) sealed and stored one by one, recorded
+        in one `add_records` transaction: (record ids, transaction hash)."""
+        owner_pk = self._owner_key(wid)
+        rids, entries = [], []
+        for layer, rtype, body, filename in items:
+            if rtype != "file":
+                from learnchain.apps.wallet.fhir import validate_fhir
+
+                validate_fhir(body, rtype)
+            rid = os.urandom(records.RECORD_ID_SIZE)
+            sealed = records.seal(records.RecordPayload(wid, filename, rtype, body), owner_pk,
+                                  rid)
+            entries.append({"record": rid, "layer": layer, "rtype": rtype,
+                            "cid": self.content.put(sealed.blob),
+                            "capsule_hash": sealed.capsule_hash, "version": 1})
+            rids.append(rid)
+        return rids, self.chain.send(self.key, "wallet", "add_records",
+                                     {"wallet": wid, "records": entries})
+
+    def add_many(self, wid: bytes, items: list[tuple[str, str, bytes, str]]) -> list[bytes]:
+        rids, tx_hash = self.submit_add_many(wid, items)
+        self.chain.wait(tx_hash)
+        return rids
+
     def records(self, wid: bytes, layer: str = "") -> list[dict[str, Any]]:
         return list(self.chain.query("records", {"wallet": wid, "layer": layer}))
 
