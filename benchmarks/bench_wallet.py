@@ -5,7 +5,8 @@
   DAG in the SQLite content store, staged pin), transaction (sign, mempool) and its inclusion
   in a block (execution of `wallet.add_record`); also with records batched 50 per
   `add_records` transaction, which spreads the chain's per-transaction cost. Baseline: raw
-  ``AESGCM.encrypt`` of the same payload under a fresh key + ``umbral.encrypt`` of the key. Target ≥ 0.5 (1 KiB and 1 MiB).
+  ``AESGCM.encrypt`` of the same payload under a fresh key + ``umbral.encrypt`` of the key.
+  Target ≥ 0.5 (1 KiB and 1 MiB).
 * **shares served/s** — one grantee's key share: signed request, m = 2 proxies each
   evaluating P(Ps, Kc) against chain state, refusing replays, re-encrypting and submitting
   its access-log transaction, then the grantee verifying both cfrags' proofs and opening K.
