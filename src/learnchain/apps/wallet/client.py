@@ -77,6 +77,7 @@ class WalletClient:
         self.chain = chain
         self.content = content
         self.proxies = proxies if proxies is not None else {}
+        self._owner_keys: dict[tuple[bytes, int], umbral.PublicKey] = {}
 
     def _tx(self, method: str, args: dict[str, Any], app: str = "wallet") -> Any:
         return self.chain.wait(self.chain.send(self.key, app, method, args))
@@ -110,11 +111,11 @@ class WalletClient:
     def _owner_key(self, wid: bytes) -> umbral.PublicKey:
         """The wallet's current owner key (cached per key epoch; recovery adds an epoch)."""
         wallet = self.wallet(wid)
-        cache = self.__dict__.setdefault("_owner_keys", {})
         entry = (wid, len(wallet["keys"]))
-        if entry not in cache:
-            cache[entry] = public_key_from_bytes(wallet["keys"][-1]["enc"], "owner key")
-        return cache[entry]
+        if entry not in self._owner_keys:
+            self._owner_keys[entry] = public_key_from_bytes(wallet["keys"][-1]["enc"],
+                                                            "owner key")
+        return self._owner_keys[entry]
 
     def wallet(self, wid: bytes) -> dict[str, Any]:
         found = self.chain.query("wallet", {"wallet": wid})
