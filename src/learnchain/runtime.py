@@ -82,6 +82,8 @@ class NodeRuntime:
         finally:
             self._stop.set()
             self.node.stop()
+            if self.wallet is not None:
+                self.wallet.stop()
             if self.transport is not None:
                 self.transport.close()
             self.chain.store.close()
