@@ -52,6 +52,11 @@ class StorageConfig:
     archive_work: bool = False
     recent_work_mb: int = 64
 
+    backend: str = "local"
+    path: str = "content.sqlite"
+    ipfs_repo: str = "ipfs"
+    swarm_key_file: str = ""
+
 
 @dataclass
 class NodeConfig:
@@ -96,6 +101,8 @@ class NodeConfig:
             else:
                 raise ConfigError(f"{source}: unknown option '{key}'; options: genesis, "
                                   "database, [api], [mining], [p2p], [storage]")
+        if config.storage.backend not in ("local", "ipfs"):
+            raise ConfigError(f"{source}: [storage] backend must be 'local' or 'ipfs'")
         if not 0 < config.api.port < 65536:
             raise ConfigError(f"{source}: [api] port must be in 1..65535")
         return config
@@ -115,6 +122,9 @@ class NodeConfig:
             f'key = "{self.p2p.key}"\npassword_file = "{self.p2p.password_file}"\n\n'
             f"[storage]\narchive_work = {str(self.storage.archive_work).lower()}\n"
             f"recent_work_mb = {self.storage.recent_work_mb}\n"
+            f'backend = "{self.storage.backend}"\npath = "{self.storage.path}"\n'
+            f'ipfs_repo = "{self.storage.ipfs_repo}"\n'
+            f'swarm_key_file = "{self.storage.swarm_key_file}"\n'
         )
 
 

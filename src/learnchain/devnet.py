@@ -45,7 +45,7 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
                   engine: str = "pow", env: str = "CartPole-v1",
                   consensus_params: dict[str, Any] | None = None, force: bool = False,
                   archive_work: bool = False,
-                  extra_apps: tuple[str, ...] = ("collab",)) -> list[DevnetNode]:
+                  extra_apps: tuple[str, ...] = ("collab", "wallet")) -> list[DevnetNode]:
     """Keys, genesis and configs for N nodes; `engine` is "pow" or "rlpow" (learning `env`).
 
     `consensus_params` overrides genesis consensus parameters (e.g. rlpow's ``K``). An existing

@@ -62,6 +62,11 @@ class NodeRuntime:
                                allowed_nodes=allowed, max_peers=config.p2p.max_peers)
             self.transport.p2p = self.p2p
             mount_p2p(self.api, self.p2p)
+        self.wallet = None
+        if "wallet" in self.chain.executor.apps:
+            from learnchain.apps.wallet.service import attach_wallet_service
+
+            self.wallet = attach_wallet_service(self.api, self.node, config, key, genesis)
         self._stop = threading.Event()
 
     def _tick_forever(self) -> None:
@@ -77,6 +82,8 @@ class NodeRuntime:
         """Run until interrupted; stops cleanly (producer, peers, store) on the way out."""
         if self.mining:
             self.node.start()
+        if self.wallet is not None:
+            self.wallet.start()
         if self.p2p is not None:
             for addr in self.config.p2p.bootstrap:
                 self.p2p.connect(addr)
@@ -87,6 +94,8 @@ class NodeRuntime:
         finally:
             self._stop.set()
             self.node.stop()
+            if self.wallet is not None:
+                self.wallet.stop()
             if self.transport is not None:
                 self.transport.close()
             self.chain.store.close()

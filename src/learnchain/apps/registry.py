@@ -30,8 +30,14 @@ def _crowd() -> App:
     return CrowdApp()
 
 
+def _wallet() -> App:
+    from learnchain.apps.wallet.app import WalletApp
+
+    return WalletApp()
+
+
 OPTIONAL_APPS: dict[str, Callable[[], App]] = {"collab": _collab, "market": _market,
-                                               "crowd": _crowd}
+                                               "crowd": _crowd, "wallet": _wallet}
 
 
 def register_optional_app(name: str, factory: Callable[[], App]) -> None:

@@ -40,6 +40,7 @@ from learnchain.cli.node import node_app
 from learnchain.cli.rlpow import rlpow_app
 from learnchain.cli.sim import sim_app
 from learnchain.cli.tx import tx_app
+from learnchain.cli.wallet import wallet_app
 
 app = typer.Typer(help="learnchain: a blockchain whose work is machine learning.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -56,6 +57,7 @@ app.add_typer(market_app, name="market")
 app.add_typer(crowd_app, name="crowd")
 app.command("worker")(worker_command)
 app.add_typer(governance_app, name="governance")
+app.add_typer(wallet_app, name="wallet")
 
 
 def _version(value: bool) -> None:
