@@ -16,6 +16,7 @@ from learnchain.apps.base import App, AppError, Bank, BlockInfo, CallContext
 from learnchain.apps.consensus import read_params
 from learnchain.consensus.base import ConsensusParams
 from learnchain.core import sigworker
+from learnchain.core.crypto import HIGH_S_MESSAGE, is_high_s
 from learnchain.core.errors import InvalidTransaction
 from learnchain.core.state import Overlay, StateView, WorldState, Writes
 from learnchain.core.types import Receipt, Transaction
@@ -114,6 +115,8 @@ def validate_transaction(tx: Transaction, chain_id: int, apps: Mapping[str, App]
     if tx.chain_id != chain_id:
         raise InvalidTransaction(f"wrong chain id {tx.chain_id}; this chain is {chain_id}")
     if signer is None:
+        if is_high_s(tx.signature):
+            raise InvalidTransaction(f"invalid signature: {HIGH_S_MESSAGE}")
         raise InvalidTransaction("invalid signature: it does not recover a public key")
     if signer != tx.sender:
         raise InvalidTransaction("invalid signature: it was not made by the sender's key")

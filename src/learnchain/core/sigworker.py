@@ -19,12 +19,18 @@ import coincurve
 from Crypto.Hash import keccak
 
 _pool: ProcessPoolExecutor | None = None
+# n/2 of secp256k1 (see core/crypto.HALF_N_BYTES; repeated so a worker imports nothing more).
+_HALF_N = bytes.fromhex("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0")
 
 
 def recover_batch(pairs: list[tuple[bytes, bytes]]) -> list[bytes | None]:
-    """Addresses for (digest, signature) pairs; None where a signature does not recover."""
+    """Addresses for (digest, signature) pairs; None where a signature does not recover or
+    has a high s (the malleable twin, refused as by EIP-2)."""
     out: list[bytes | None] = []
     for digest, signature in pairs:
+        if signature[32:64] > _HALF_N:
+            out.append(None)
+            continue
         try:
             public = coincurve.PublicKey.from_signature_and_message(signature, digest,
                                                                     hasher=None)

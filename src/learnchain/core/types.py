@@ -11,7 +11,13 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from learnchain.core.crypto import ADDRESS_SIZE, PrivateKey, recover_address
+from learnchain.core.crypto import (
+    ADDRESS_SIZE,
+    HIGH_S_MESSAGE,
+    PrivateKey,
+    is_high_s,
+    recover_address,
+)
 from learnchain.core.encoding import array_header, decode, encode, sha256
 from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction
 from learnchain.core.merkle import merkle_root
@@ -95,6 +101,7 @@ class Transaction:
         ]
         for ok, message in checks:
             _require(ok, EncodingError, f"transaction: {message}")
+        _require(not is_high_s(signature), EncodingError, f"transaction: {HIGH_S_MESSAGE}")
         return cls(chain_id, sender, nonce, app, method, args, signature)
 
     @classmethod
@@ -215,6 +222,7 @@ class Block:
         header = BlockHeader.from_plain(plain[0])
         txs = tuple(Transaction.from_plain(p) for p in plain[1])
         _require(isinstance(plain[2], bytes), EncodingError, "block signature must be bytes")
+        _require(not is_high_s(plain[2]), EncodingError, f"block: {HIGH_S_MESSAGE}")
         # Canonical form, checked from the parts' own encodings (each is needed for its hash
         # anyway) instead of re-encoding the whole block once more.
         canonical = b"".join([array_header(3), header.encoded, array_header(len(txs)),
