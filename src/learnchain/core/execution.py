@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from learnchain.apps.base import App, AppError, Bank, BlockInfo, CallContext
-from learnchain.apps.consensus import read_params
+from learnchain.apps.consensus import fee_per_byte, read_params
 from learnchain.consensus.base import ConsensusParams
 from learnchain.core import sigworker
 from learnchain.core.crypto import HIGH_S_MESSAGE, is_high_s
 from learnchain.core.errors import InvalidTransaction
+from learnchain.core.fees import charge_fee, validate_fee
 from learnchain.core.state import Overlay, StateView, WorldState, Writes
 from learnchain.core.types import Receipt, Transaction
 
@@ -172,10 +173,13 @@ class Executor:
             senders = recover_senders_lazy(txs)
         block_overlay = Overlay(world)
         result = ExecutionResult({}, [], [])
+        rate = fee_per_byte(self.consensus_params(world))  # in force at the parent
         for tx, signer in zip(txs, senders, strict=True):
             try:
                 validate_transaction(tx, self.chain_id, self.apps, signer,
                                      account_nonce(block_overlay, tx.sender))
+                validate_fee(tx, rate)
+                charge_fee(block_overlay, tx, info.proposer)
             except InvalidTransaction as exc:
                 if strict:
                     raise InvalidTransaction(f"transaction {tx.hash.hex()[:16]}: {exc}") from None

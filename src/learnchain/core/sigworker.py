@@ -48,12 +48,13 @@ TX_DOMAIN = b"learnchain-tx"
 def recover_encoded_batch(encoded_txs: list[bytes]) -> list[bytes | None]:
     """Signers of canonical transaction encodings with 65-byte signatures.
 
-    The signed bytes are the first six of the seven fields (see `Transaction.signing_digest`),
-    so the worker derives each digest itself and the importing process does no hashing.
+    The signed bytes are the first seven of the eight fields (see
+    `Transaction.signing_digest`), so the worker derives each digest itself and the importing
+    process does no hashing.
     """
     pairs = []
     for data in encoded_txs:
-        unsigned = b"\x86" + data[1:len(data) - 67]
+        unsigned = b"\x87" + data[1:len(data) - 67]
         digest = hashlib.sha256(TX_DOMAIN + unsigned).digest()
         pairs.append((digest, data[len(data) - 65:]))
     return recover_batch(pairs)

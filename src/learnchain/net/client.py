@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -57,13 +58,22 @@ class NodeClient:
         return self._call("POST", f"/v1/query/{app}/{method}",
                           json={"args": to_json(args)})["result"]
 
-    def send(self, key: PrivateKey, app: str, method: str, args: dict[str, Any]) -> Transaction:
-        """Sign with the node's next nonce for this key and submit."""
+    def fee_per_byte(self) -> int:
+        """The chain's current minimum fee per transaction byte (a consensus parameter)."""
+        params = self.query("consensus", "params", {})["params"]
+        return int(params.get("fee_per_byte", 0))
+
+    def send(self, key: PrivateKey, app: str, method: str, args: dict[str, Any],
+             fee: int | None = None) -> Transaction:
+        """Sign with the node's next nonce for this key and submit; `fee` defaults to the
+        least the chain's current fee rate allows."""
         status = self.status()
         nonce = self.account(key.address)["nonce"]
-        tx = Transaction(status["chain_id"], key.address, nonce, app, method, args).signed(key)
-        self.submit(tx)
-        return tx
+        tx = Transaction(status["chain_id"], key.address, nonce, app, method, args)
+        tx = replace(tx, fee=fee) if fee is not None else tx.with_minimum_fee(self.fee_per_byte())
+        signed = tx.signed(key)
+        self.submit(signed)
+        return signed
 
     def wait_for(self, tx_hash: bytes, timeout: float = 60.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
