@@ -347,7 +347,7 @@ def chain_block(block_id: str = typer.Argument(..., help="Height or 0x hash."),
 @chain_app.command("verify")
 @friendly_errors
 def chain_verify(datadir: Path = DATADIR_OPTION, as_json: bool = JSON_OPTION) -> None:
-    """Re-validate the whole stored chain from genesis; report the first bad block."""
+    """Re-validate the chain from genesis and every stored record; name the first bad one."""
     from learnchain.core.verify import verify_store
 
     config = NodeConfig.load(datadir)
@@ -364,7 +364,7 @@ def chain_verify(datadir: Path = DATADIR_OPTION, as_json: bool = JSON_OPTION) ->
     elif report.ok:
         console.print(f"[green]chain verified[/]: {report.height} blocks, state matches")
     else:
-        console.print(f"[red]first bad block at height {report.first_bad_height}[/]: "
+        console.print(f"[red]first bad record (height {report.first_bad_height})[/]: "
                       f"{report.reason}")
     if not report.ok:
         raise typer.Exit(2)
