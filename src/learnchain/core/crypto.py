@@ -11,11 +11,19 @@ import os
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 import coincurve
-from Crypto.Hash import keccak
 
 from learnchain.core.errors import InvalidTransaction, KeystoreError
+
+try:  # one C call per hash; pycryptodome's wrapper costs ~6x more per 64-byte key
+    from sha3 import keccak_256 as keccak_256_hasher
+except ImportError:  # pragma: no cover - safe-pysha3 is a dependency; keep working without it
+    from Crypto.Hash import keccak as _pycryptodome_keccak
+
+    def keccak_256_hasher(data: bytes) -> Any:
+        return _pycryptodome_keccak.new(digest_bits=256, data=data)
 
 ADDRESS_SIZE = 20
 SIGNATURE_SIZE = 65
@@ -33,7 +41,7 @@ def is_high_s(signature: bytes) -> bool:
 
 
 def keccak256(data: bytes) -> bytes:
-    return keccak.new(digest_bits=256, data=data).digest()
+    return keccak_256_hasher(data).digest()
 
 
 def address_of_public_key(public_key: coincurve.PublicKey) -> bytes:

@@ -18,7 +18,7 @@ from learnchain.consensus.base import ConsensusParams
 from learnchain.core import sigworker
 from learnchain.core.crypto import HIGH_S_MESSAGE, is_high_s
 from learnchain.core.errors import InvalidTransaction
-from learnchain.core.fees import charge_fee, validate_fee
+from learnchain.core.fees import pay_fees, take_fee, validate_fee
 from learnchain.core.state import Overlay, StateView, WorldState, Writes
 from learnchain.core.types import Receipt, Transaction
 
@@ -174,17 +174,19 @@ class Executor:
         block_overlay = Overlay(world)
         result = ExecutionResult({}, [], [])
         rate = fee_per_byte(self.consensus_params(world))  # in force at the parent
+        fees = 0
         for tx, signer in zip(txs, senders, strict=True):
             try:
                 validate_transaction(tx, self.chain_id, self.apps, signer,
                                      account_nonce(block_overlay, tx.sender))
                 validate_fee(tx, rate)
-                charge_fee(block_overlay, tx, info.proposer)
+                take_fee(block_overlay, tx)
             except InvalidTransaction as exc:
                 if strict:
                     raise InvalidTransaction(f"transaction {tx.hash.hex()[:16]}: {exc}") from None
                 result.rejected.append((tx, str(exc)))
                 continue
+            fees += tx.fee
             block_overlay.set_raw(nonce_key(tx.sender), (tx.nonce + 1).to_bytes(8, "big"))
             result.receipts.append(self._run(block_overlay, info, tx))
             result.included.append(tx)
@@ -195,6 +197,7 @@ class Executor:
                 end_overlay.commit()
             except AppError:
                 pass
+        pay_fees(block_overlay, info.proposer, fees)
         if reward:
             Bank(block_overlay).mint(info.proposer, reward)
         result.writes = block_overlay.writes

@@ -1,10 +1,12 @@
 """Transaction fees: the rule a fee must meet, charging it, and what a sender has committed.
 
 A transaction's `fee` is the total its sender pays, at least `fee_per_byte` (a governed
-consensus parameter) times its encoded size. The fee is moved to the block's proposer before
-the app call runs, outside the call's overlay, so a call that fails still pays: a transaction
-that occupies block space always costs its sender. A sender that cannot pay makes the
-transaction invalid (it is left out while building and invalidates a block that carries it).
+consensus parameter) times its encoded size. The fee is taken from the sender before the app
+call runs, outside the call's overlay, so a call that fails still pays: a transaction that
+occupies block space always costs its sender. The block's fees are credited to its proposer
+once, after the last transaction (with the block reward), so fees never mint or burn money. A
+sender that cannot pay makes the transaction invalid (it is left out while building and
+invalidates a block that carries it).
 """
 
 from __future__ import annotations
@@ -25,16 +27,23 @@ def validate_fee(tx: Transaction, fee_per_byte: int) -> None:
             f"({fee_per_byte} per byte × {tx.size} bytes); sign it again with a higher fee")
 
 
-def charge_fee(overlay: Overlay, tx: Transaction, proposer: bytes) -> None:
-    """Pay `tx.fee` from the sender to the proposer; InvalidTransaction if it cannot."""
+def take_fee(overlay: Overlay, tx: Transaction) -> None:
+    """Debit `tx.fee` from its sender (the block credits the sum to the proposer with
+    `pay_fees`); InvalidTransaction, with nothing written, if the sender cannot pay."""
     if not tx.fee:
         return
     bank = Bank(overlay)
     try:
-        bank.transfer(tx.sender, proposer, tx.fee)
+        bank.debit_fee(tx.sender, tx.fee)
     except AppError:
         raise InvalidTransaction(f"sender 0x{tx.sender.hex()} cannot pay the fee {tx.fee}: "
                                  f"its balance is {bank.balance(tx.sender)}") from None
+
+
+def pay_fees(overlay: Overlay, proposer: bytes, total: int) -> None:
+    """Credit a block's collected fees to its proposer."""
+    if total:
+        Bank(overlay).credit_fees(proposer, total)
 
 
 def check_affordable(source: WorldState | Overlay, tx: Transaction,

@@ -16,11 +16,11 @@ import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
 import coincurve
-from Crypto.Hash import keccak
+
+from learnchain.core.crypto import HALF_N_BYTES as _HALF_N
+from learnchain.core.crypto import keccak_256_hasher as _keccak_256
 
 _pool: ProcessPoolExecutor | None = None
-# n/2 of secp256k1 (see core/crypto.HALF_N_BYTES; repeated so a worker imports nothing more).
-_HALF_N = bytes.fromhex("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0")
 
 
 def recover_batch(pairs: list[tuple[bytes, bytes]]) -> list[bytes | None]:
@@ -37,8 +37,7 @@ def recover_batch(pairs: list[tuple[bytes, bytes]]) -> list[bytes | None]:
         except Exception:
             out.append(None)
             continue
-        raw = public.format(compressed=False)[1:]
-        out.append(keccak.new(digest_bits=256, data=raw).digest()[-20:])
+        out.append(_keccak_256(public.format(compressed=False)[1:]).digest()[-20:])
     return out
 
 
