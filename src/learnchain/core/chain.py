@@ -92,6 +92,7 @@ class Chain:
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
         self.invalid: OrderedDict[bytes, str] = OrderedDict()
         self.listeners: list[Callable[[Block], None]] = []
+        self._prefetched: tuple[bytes, Iterator[bytes | None]] | None = None
         engine.attach(self)
         self.genesis_block, genesis_writes = self._make_genesis()
         stored_genesis = store.get_meta("genesis")
@@ -312,12 +313,17 @@ class Chain:
                                f"{self.engine.name!r}")
         if header.height == 0:
             raise InvalidBlock("a second genesis block cannot be imported")
-        if block.computed_tx_root() != header.tx_root:
-            raise InvalidBlock("wrong tx root: the header does not commit to these transactions")
         if check_time and header.timestamp_ms > self.clock() + g.max_future_ms:
             raise InvalidBlock(f"timestamp is more than {g.max_future_ms} ms in the future")
         block.verify_signature()
         self.engine.check_header(header)
+        if check_time and header.parent == self.head.hash:
+            # Likely the next head: start recovering its senders on the worker processes now,
+            # so they run while this process checks the tx root and executes (see execute_for).
+            self._prefetched = (block.hash, recover_senders_lazy(block.transactions,
+                                                                 self.sig_cache))
+        if block.computed_tx_root() != header.tx_root:
+            raise InvalidBlock("wrong tx root: the header does not commit to these transactions")
 
     def _check_against_parent(self, header: BlockHeader, parent: BlockHeader) -> None:
         if header.height != parent.height + 1:
@@ -457,7 +463,9 @@ class Chain:
         if not self.engine.can_propose(header.proposer, cp):
             raise InvalidBlock(f"proposer 0x{header.proposer.hex()} is not an active miner")
         self.engine.verify(block, parent, cp)
-        senders = recover_senders_lazy(block.transactions, self.sig_cache)
+        prefetched, self._prefetched = self._prefetched, None
+        senders = (prefetched[1] if prefetched is not None and prefetched[0] == block.hash
+                   else recover_senders_lazy(block.transactions, self.sig_cache))
         info = BlockInfo(header.chain_id, header.height, header.timestamp_ms, header.parent,
                          header.proposer)
         try:

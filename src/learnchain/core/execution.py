@@ -49,7 +49,8 @@ def recover_senders_lazy(txs: Sequence[Transaction],
     """Signers in order, recovered by worker processes while the caller consumes them.
 
     Execution of transaction i overlaps with the recovery of later ones on the other core;
-    this is what keeps block import close to raw signature speed.
+    this is what keeps block import close to raw signature speed. The work is queued when
+    this is called (not when the first signer is asked for), so a caller can start it early.
     """
     cached = [cache.get(tx.hash) if cache else None for tx in txs]
     missing = [tx for tx, sender in zip(txs, cached, strict=True) if sender is None]
@@ -68,6 +69,12 @@ def recover_senders_lazy(txs: Sequence[Transaction],
         recovered: Iterator[bytes | None] = _collect(futures, missing)
     else:
         recovered = (_recover_or_none(tx) for tx in missing)
+    return _in_order(txs, cached, recovered, cache)
+
+
+def _in_order(txs: Sequence[Transaction], cached: list[bytes | None],
+              recovered: Iterator[bytes | None],
+              cache: SignatureCache | None) -> Iterator[bytes | None]:
     for tx, sender in zip(txs, cached, strict=True):
         if sender is None:
             sender = next(recovered)
