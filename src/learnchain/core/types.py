@@ -129,6 +129,18 @@ class Transaction:
             raise EncodingError("a transaction is a list of 8 fields [chain_id, sender, nonce, "
                                 "fee, app, method, args, signature]")
         chain_id, sender, nonce, fee, app, method, args, signature = plain
+        if (type(chain_id) is int and chain_id >= 0 and type(sender) is bytes
+                and len(sender) == ADDRESS_SIZE and type(nonce) is int and 0 <= nonce < 2**64
+                and type(fee) is int and 0 <= fee <= MAX_FEE and type(app) is str
+                and 0 < len(app) <= MAX_NAME and type(method) is str
+                and 0 < len(method) <= MAX_NAME and type(args) is dict
+                and type(signature) is bytes and not is_high_s(signature)):
+            # The common, valid case: one combined test, and the frozen dataclass's per-field
+            # __setattr__ skipped (block import decodes thousands of these per block).
+            tx = cls.__new__(cls)
+            tx.__dict__.update(chain_id=chain_id, sender=sender, nonce=nonce, app=app,
+                               method=method, args=args, signature=signature, fee=fee)
+            return tx
         checks = [
             (isinstance(chain_id, int) and not isinstance(chain_id, bool) and chain_id >= 0,
              "chain_id must be a non-negative int"),
