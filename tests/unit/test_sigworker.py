@@ -46,3 +46,29 @@ def test_a_broken_worker_pool_falls_back_to_in_process_recovery(monkeypatch):
     monkeypatch.setattr(sigworker, "submit", broken_submit)
     monkeypatch.setattr(sigworker, "disable", lambda: None)
     assert normalise(recover_senders(txs), txs) == expected(txs)
+
+
+def test_the_importer_recovers_queued_chunks_itself_while_the_workers_are_slow(monkeypatch):
+    """Workers that never get to run (a busy machine): the importing process takes over the
+    queued chunks from the end, recovering no signature twice, and the answer is unchanged."""
+    txs = batch()
+    submitted: list[Future] = []
+
+    class Queued(Future):
+        def cancel(self):
+            cancelled = super().cancel()
+            if sum(f.cancelled() for f in submitted) == len(submitted) - 1:
+                front = submitted[0]  # the workers finally deliver the first chunk
+                front.set_running_or_notify_cancel()
+                front.set_result(sigworker.recover_encoded_batch(front.encoded))
+            return cancelled
+
+    def slow_submit(encoded):
+        future = Queued()
+        future.encoded = encoded
+        submitted.append(future)
+        return future
+
+    monkeypatch.setattr(sigworker, "submit", slow_submit)
+    assert normalise(recover_senders(txs), txs) == expected(txs)
+    assert len(submitted) > 1 and all(f.cancelled() for f in submitted[1:])

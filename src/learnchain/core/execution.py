@@ -54,7 +54,7 @@ def recover_senders_lazy(txs: Sequence[Transaction],
     """
     cached = [cache.get(tx.hash) if cache else None for tx in txs]
     missing = [tx for tx, sender in zip(txs, cached, strict=True) if sender is None]
-    futures = []
+    futures, chunks = [], []
     if len(missing) >= PARALLEL_RECOVERY_MIN and all(len(tx.signature) == 65 for tx in missing):
         start, size = 0, FIRST_CHUNK
         while start < len(missing):
@@ -64,9 +64,10 @@ def recover_senders_lazy(txs: Sequence[Transaction],
                 futures = []
                 break
             futures.append(future)
+            chunks.append(chunk)
             start, size = start + size, min(size * 2, RECOVERY_CHUNK)
     if futures:
-        recovered: Iterator[bytes | None] = _collect(futures, missing)
+        recovered: Iterator[bytes | None] = iter(_Recovery(futures, chunks))
     else:
         recovered = (_recover_or_none(tx) for tx in missing)
     return _in_order(txs, cached, recovered, cache)
@@ -83,17 +84,55 @@ def _in_order(txs: Sequence[Transaction], cached: list[bytes | None],
         yield sender
 
 
-def _collect(futures: list[Any], missing: list[Transaction]) -> Iterator[bytes | None]:
-    done = 0
-    for future in futures:
-        try:
-            batch = future.result()
-        except Exception:  # a broken worker must not decide validity: finish in-process
-            sigworker.disable()
-            yield from (_recover_or_none(tx) for tx in missing[done:])
-            return
-        done += len(batch)
-        yield from batch
+class _Recovery:
+    """Worker results in order, with the importing process helping instead of waiting.
+
+    When the next chunk's result is not ready (workers still starting, or descheduled on a
+    busy machine), this process takes over the last chunk still queued (cancelling it, so no
+    signature is recovered twice) and recovers from it one signature at a time until the
+    result it waits for arrives. It then reaches its own chunks in order.
+    """
+
+    def __init__(self, futures: list[Any], chunks: list[list[Transaction]]) -> None:
+        self.futures, self.chunks = futures, chunks
+        self.own_from = len(chunks)  # chunks at or after this index are this process's
+        self.own: dict[int, list[bytes | None]] = {}
+        self.current = 0
+
+    def _help(self) -> bool:
+        """One signature of useful work while waiting; False when there is none to take."""
+        for index in range(self.own_from, len(self.chunks)):
+            done = self.own[index]
+            if len(done) < len(self.chunks[index]):
+                done.append(_recover_or_none(self.chunks[index][len(done)]))
+                return True
+        last = self.own_from - 1
+        if last > self.current and self.futures[last].cancel():
+            self.own_from, self.own[last] = last, []
+            return True
+        return False
+
+    def _in_process(self, index: int) -> Iterator[bytes | None]:
+        done = self.own.get(index, [])
+        yield from done
+        yield from (_recover_or_none(tx) for tx in self.chunks[index][len(done):])
+
+    def __iter__(self) -> Iterator[bytes | None]:
+        for index, future in enumerate(self.futures):
+            self.current = index
+            if index >= self.own_from:
+                yield from self._in_process(index)
+                continue
+            while not future.done() and self._help():
+                pass
+            try:
+                batch = future.result()
+            except Exception:  # a broken worker must not decide validity: finish in-process
+                sigworker.disable()
+                for rest in range(index, len(self.chunks)):
+                    yield from self._in_process(rest)
+                return
+            yield from batch
 
 
 def _recover_or_none(tx: Transaction) -> bytes | None:
