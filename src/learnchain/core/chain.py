@@ -317,8 +317,10 @@ class Chain:
             raise InvalidBlock(f"timestamp is more than {g.max_future_ms} ms in the future")
         block.verify_signature()
         self.engine.check_header(header)
-        if check_time and header.parent == self.head.hash:
-            # Likely the next head: start recovering its senders on the worker processes now,
+        if (check_time and header.parent == self.head.hash
+                and self.engine.can_propose(header.proposer, self.consensus_params())):
+            # Likely the next head, from an active miner (so no one else can make this node
+            # recover signatures): start recovering its senders on the worker processes now,
             # so they run while this process checks the tx root and executes (see execute_for).
             self._prefetched = (block.hash, recover_senders_lazy(block.transactions,
                                                                  self.sig_cache))
