@@ -1,5 +1,6 @@
 """Transaction fees: the per-byte rule, its governance, and the automatic minimum fee."""
 
+import contextlib
 from dataclasses import replace
 
 import pytest
@@ -83,3 +84,25 @@ def test_a_chain_without_the_parameter_is_free_and_governance_can_add_it():
     tn.send("miner", "consensus", "set_params", {"params": {"fee_per_byte": 2}})
     tn.mine()
     assert tn.send("alice", "bank", "transfer", {"to": BOB, "amount": 1}).fee > 0
+
+
+NAMES = ("alice", "carol", "dave")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(NAMES), st.integers(0, 3000), st.integers(0, 3)),
+                min_size=1, max_size=12),
+       st.integers(1, 4))
+def test_fees_conserve_money(sends, rate):
+    """Whatever succeeds or fails, fees only move money: balances always sum to the supply."""
+    tn = make_node(dev_genesis(funded=dict.fromkeys(NAMES, 2_000), fee_per_byte=rate))
+    for sender, amount, extra in sends:
+        tx = tn.tx(sender, "bank", "transfer", {"to": BOB, "amount": amount})
+        tx = tn.tx(sender, "bank", "transfer", {"to": BOB, "amount": amount},
+                   fee=tx.fee + extra)
+        with contextlib.suppress(InvalidTransaction):  # balance no longer covers the fees
+            tn.node.submit(tx)
+    tn.mine()
+    holders = [*NAMES, "bob", "miner"]
+    assert sum(tn.balance(n) for n in holders) == tn.chain.query("bank", "supply", {})
+    assert tn.chain.query("bank", "supply", {}) == 3 * 2_000 + 50
