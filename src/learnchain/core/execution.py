@@ -26,6 +26,7 @@ SYSTEM = "sys"
 PARALLEL_RECOVERY_MIN = 64
 RECOVERY_CHUNK = 256
 FIRST_CHUNK = 64
+IN_FLIGHT_EXTRA = 2  # chunks queued beyond one per worker, so workers never wait for one
 
 
 class SignatureCache:
@@ -54,20 +55,13 @@ def recover_senders_lazy(txs: Sequence[Transaction],
     """
     cached = [cache.get(tx.hash) if cache else None for tx in txs]
     missing = [tx for tx, sender in zip(txs, cached, strict=True) if sender is None]
-    futures, chunks = [], []
-    if len(missing) >= PARALLEL_RECOVERY_MIN and all(len(tx.signature) == 65 for tx in missing):
-        start, size = 0, FIRST_CHUNK
+    if (len(missing) >= PARALLEL_RECOVERY_MIN and sigworker.workers_wanted() > 0
+            and all(len(tx.signature) == 65 for tx in missing)):
+        chunks, start, size = [], 0, FIRST_CHUNK
         while start < len(missing):
-            chunk = missing[start:start + size]
-            future = sigworker.submit([tx.encoded for tx in chunk])
-            if future is None:
-                futures = []
-                break
-            futures.append(future)
-            chunks.append(chunk)
+            chunks.append(missing[start:start + size])
             start, size = start + size, min(size * 2, RECOVERY_CHUNK)
-    if futures:
-        recovered: Iterator[bytes | None] = iter(_Recovery(futures, chunks))
+        recovered: Iterator[bytes | None] = iter(_Recovery(chunks))
     else:
         recovered = (_recover_or_none(tx) for tx in missing)
     return _in_order(txs, cached, recovered, cache)
@@ -85,30 +79,42 @@ def _in_order(txs: Sequence[Transaction], cached: list[bytes | None],
 
 
 class _Recovery:
-    """Worker results in order, with the importing process helping instead of waiting.
+    """Signers chunk by chunk, in order, from worker processes and from this process.
 
-    When the next chunk's result is not ready (workers still starting, or descheduled on a
-    busy machine), this process takes over the last chunk still queued (cancelling it, so no
-    signature is recovered twice) and recovers from it one signature at a time until the
-    result it waits for arrives. It then reaches its own chunks in order.
+    Workers take chunks from the front, a few ahead of the one being consumed. When the next
+    result is not ready (workers still starting, or without a core on a busy machine), this
+    process takes the last chunk no worker has been given and recovers it one signature at a
+    time until the result it waits for arrives, then reaches its own chunks in order. No
+    signature is recovered twice, and a starved pool degrades to in-process speed.
     """
 
-    def __init__(self, futures: list[Any], chunks: list[list[Transaction]]) -> None:
-        self.futures, self.chunks = futures, chunks
-        self.own_from = len(chunks)  # chunks at or after this index are this process's
+    def __init__(self, chunks: list[list[Transaction]]) -> None:
+        self.chunks = chunks
+        self.futures: dict[int, Any] = {}
+        self.next = 0  # the next chunk to give a worker
+        self.end = len(chunks)  # chunks at or after this index are this process's
         self.own: dict[int, list[bytes | None]] = {}
-        self.current = 0
+        self.ahead = sigworker.workers_wanted() + IN_FLIGHT_EXTRA
+        self._top_up(0)
+
+    def _top_up(self, current: int) -> None:
+        while self.next < self.end and self.next - current < self.ahead:
+            future = sigworker.submit([tx.encoded for tx in self.chunks[self.next]])
+            if future is None:  # no pool (any more): the rest is recovered here
+                self.end = self.next
+                return
+            self.futures[self.next] = future
+            self.next += 1
 
     def _help(self) -> bool:
         """One signature of useful work while waiting; False when there is none to take."""
-        for index in range(self.own_from, len(self.chunks)):
-            done = self.own[index]
+        for index in range(self.end, len(self.chunks)):
+            done = self.own.setdefault(index, [])
             if len(done) < len(self.chunks[index]):
                 done.append(_recover_or_none(self.chunks[index][len(done)]))
                 return True
-        last = self.own_from - 1
-        if last > self.current and self.futures[last].cancel():
-            self.own_from, self.own[last] = last, []
+        if self.end > self.next:
+            self.end -= 1
             return True
         return False
 
@@ -118,11 +124,13 @@ class _Recovery:
         yield from (_recover_or_none(tx) for tx in self.chunks[index][len(done):])
 
     def __iter__(self) -> Iterator[bytes | None]:
-        for index, future in enumerate(self.futures):
-            self.current = index
-            if index >= self.own_from:
+        for index in range(len(self.chunks)):
+            if index < self.end:
+                self._top_up(index)
+            if index >= self.end:
                 yield from self._in_process(index)
                 continue
+            future = self.futures.pop(index)
             while not future.done() and self._help():
                 pass
             try:
