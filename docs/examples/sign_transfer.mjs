@@ -1,7 +1,7 @@
 // Build, sign and print a learnchain transaction in JavaScript (docs/transactions.md).
 //
 //   npm install --prefix docs/examples          # @noble/secp256k1 + @noble/hashes
-//   node docs/examples/sign_transfer.mjs '{"private_key": "0x…", "chain_id": 1337,
+//   node docs/examples/sign_transfer.mjs '{"private_key": "0x…", "chain_id": 1337, "fee": 142,
 //        "nonce": 0, "app": "bank", "method": "transfer",
 //        "args": {"to": "0x…", "amount": 5}}'
 //
@@ -60,7 +60,8 @@ const fromJson = (v) =>
 export function signTransaction(fields) {
   const priv = unhex(fields.private_key);
   const sender = keccak_256(secp.getPublicKey(priv, false).slice(1)).slice(-20);
-  const unsigned = [fields.chain_id, sender, fields.nonce, fields.app, fields.method, fromJson(fields.args)];
+  const unsigned = [fields.chain_id, sender, fields.nonce, fields.fee ?? 0, fields.app, fields.method,
+    fromJson(fields.args)];
   const prefix = new TextEncoder().encode("learnchain-tx");
   const digest = sha256(secp.etc.concatBytes(prefix, encode(unsigned)));
   const sig = secp.sign(digest, priv, { lowS: true }); // RFC 6979, low-s

@@ -24,7 +24,7 @@ Errors are :class:`ApiClientError` (node refused or unreachable) and :class:`Tra
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from learnchain.core.crypto import PrivateKey, parse_address
@@ -74,10 +74,16 @@ def _digest(tx_hash: str | bytes) -> bytes:
 
 
 def build_transaction(key: PrivateKey, *, chain_id: int, nonce: int, app: str, method: str,
-                      args: dict[str, Any]) -> Transaction:
-    """A signed transaction, built offline. The one place the CLI and client construct one."""
-    return Transaction(chain_id=chain_id, sender=key.address, nonce=nonce, app=app,
-                       method=method, args=args).signed(key)
+                      args: dict[str, Any], fee_per_byte: int = 0,
+                      fee: int | None = None) -> Transaction:
+    """A signed transaction, built offline. The one place the CLI and client construct one.
+
+    `fee` defaults to the least that `fee_per_byte` (the chain's consensus parameter) allows.
+    """
+    tx = Transaction(chain_id=chain_id, sender=key.address, nonce=nonce, app=app,
+                     method=method, args=args)
+    tx = tx.with_minimum_fee(fee_per_byte) if fee is None else replace(tx, fee=fee)
+    return tx.signed(key)
 
 
 class Client(NodeClient):
@@ -91,18 +97,23 @@ class Client(NodeClient):
         return self._call("GET", "/v1/apps")
 
     def sign(self, key: PrivateKey, app: str, method: str, args: dict[str, Any], *,
-             chain_id: int | None = None, nonce: int | None = None) -> Transaction:
-        """Sign without submitting; asks the node only for what was not given."""
+             chain_id: int | None = None, nonce: int | None = None,
+             fee: int | None = None) -> Transaction:
+        """Sign without submitting; asks the node only for what was not given (the fee
+        defaults to the least the chain's current fee rate allows)."""
         if chain_id is None:
             chain_id = int(self.status()["chain_id"])
         if nonce is None:
             nonce = int(self.account(key.address)["nonce"])
         return build_transaction(key, chain_id=chain_id, nonce=nonce, app=app, method=method,
-                                 args=args)
+                                 args=args, fee=fee,
+                                 fee_per_byte=0 if fee is not None else self.fee_per_byte())
 
-    def send(self, key: PrivateKey, app: str, method: str, args: dict[str, Any]) -> Transaction:
+    def send(self, key: PrivateKey, app: str, method: str, args: dict[str, Any], *,
+             chain_id: int | None = None, nonce: int | None = None,
+             fee: int | None = None) -> Transaction:
         """Sign with the node's next nonce for this key and submit (no waiting)."""
-        tx = self.sign(key, app, method, args)
+        tx = self.sign(key, app, method, args, chain_id=chain_id, nonce=nonce, fee=fee)
         self.submit(tx)
         return tx
 

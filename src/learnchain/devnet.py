@@ -29,7 +29,7 @@ from learnchain.core.crypto import (
 )
 from learnchain.core.errors import ConfigError
 from learnchain.core.genesis import GenesisConfig, wall_genesis_time
-from learnchain.scaffold import DEV_ACCOUNTS, DEV_ALLOCATION, DEV_PASSWORD
+from learnchain.scaffold import DEV_ACCOUNTS, DEV_ALLOCATION, DEV_FEE_PER_BYTE, DEV_PASSWORD
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
         fork_choice = "longest-then-reward-sum"
     else:
         raise ConfigError(f"--engine must be pow or rlpow, not {engine!r}")
+    params.setdefault("fee_per_byte", DEV_FEE_PER_BYTE)
     params.update(consensus_params or {})
     genesis = GenesisConfig(
         timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses, extra_apps=list(extra_apps),

@@ -75,7 +75,9 @@ class Node:
             raise InvalidBlock("this node has no key, so it cannot propose blocks")
         self._abandon.clear()
         txs = self.mempool.select(self.max_block_txs)
-        candidate, _ = self.chain.build_candidate(txs, self.key.address)
+        candidate, result = self.chain.build_candidate(txs, self.key.address)
+        if result.rejected:  # e.g. fees their senders can no longer pay: never includable
+            self.mempool.drop(tx for tx, _ in result.rejected)
         cp = self.chain.consensus_params()
         sealed = self.chain.engine.seal(candidate.header, cp, stop or self._abandon)
         if sealed is None or sealed.parent != self.chain.head_hash:

@@ -20,6 +20,9 @@ from learnchain.datadir_lock import DatadirLock
 DEV_PASSWORD = "learnchain-dev"
 DEV_ACCOUNTS = ("alice", "bob")
 DEV_ALLOCATION = 1_000_000
+# Transactions cost a fee from the first block, so keys without funds cannot fill mempools
+# (a 150-byte transfer costs 150 of the 1,000,000 each dev account starts with).
+DEV_FEE_PER_BYTE = 1
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,8 @@ def _write_datadir(datadir: Path, difficulty: int, port: int, password: str, lig
             "bank": {"allocations": {node: DEV_ALLOCATION, **{
                 to_checksum_address(a): DEV_ALLOCATION for a in accounts.values()}}},
             "identity": {"members": [node], "identities": {node: ["miner", "institution"]}},
-            "consensus": {"params": {"difficulty": difficulty}, "miners": [node],
+            "consensus": {"params": {"difficulty": difficulty,
+                                     "fee_per_byte": DEV_FEE_PER_BYTE}, "miners": [node],
                           "controller": node},
         },
     )

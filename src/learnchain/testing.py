@@ -7,9 +7,10 @@ never use them for anything real.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from learnchain.apps.consensus import fee_per_byte
 from learnchain.core.chain import Chain
 from learnchain.core.crypto import PrivateKey, to_checksum_address
 from learnchain.core.genesis import GenesisConfig
@@ -27,9 +28,13 @@ def dev_genesis(*, miners: Iterable[str] = ("miner",), funded: dict[str, int] | 
                 members: Iterable[str] = ("miner",), controller: str = "miner",
                 difficulty: int = 0, block_reward: int = 50, fork_choice: str = "most-work",
                 extra_apps: Iterable[str] = (), max_reorg_depth: int = 100,
-                apps: dict[str, dict[str, Any]] | None = None,
+                apps: dict[str, dict[str, Any]] | None = None, fee_per_byte: int | None = None,
                 **overrides: Any) -> GenesisConfig:
-    """A genesis where named dev keys are miners (with the miner role), members and funded."""
+    """A genesis where named dev keys are miners (with the miner role), members and funded.
+
+    Transactions are free unless `fee_per_byte` is given (then it is written into the
+    consensus parameters, where governance can change it).
+    """
     miners, members = list(miners), list(members)
     addr = {n: to_checksum_address(dev_key(n).address)
             for n in {*miners, *members, controller, *(funded or {})}}
@@ -40,6 +45,8 @@ def dev_genesis(*, miners: Iterable[str] = ("miner",), funded: dict[str, int] | 
         "consensus": {"params": {"difficulty": difficulty, "block_reward": block_reward},
                       "miners": [addr[n] for n in miners], "controller": addr[controller]},
     }
+    if fee_per_byte is not None:
+        sections["consensus"]["params"]["fee_per_byte"] = fee_per_byte
     for name, extra in (apps or {}).items():
         sections[name] = {**sections.get(name, {}), **extra}
     return GenesisConfig(timestamp_ms=GENESIS_MS, fork_choice=fork_choice,
@@ -76,12 +83,18 @@ class TestNode:
         return self.node.chain
 
     def tx(self, sender: str, app: str, method: str, args: dict[str, Any],
-           nonce: int | None = None) -> Transaction:
+           nonce: int | None = None, fee: int | None = None) -> Transaction:
+        """A signed transaction; `fee` defaults to the least the chain's fee rate allows."""
         key = dev_key(sender)
         if nonce is None:
             nonce = self.node.mempool.next_nonce(key.address)
-        return Transaction(self.chain.genesis_config.chain_id, key.address, nonce, app, method,
-                           args).signed(key)
+        tx = Transaction(self.chain.genesis_config.chain_id, key.address, nonce, app, method,
+                         args)
+        if fee is None:
+            tx = tx.with_minimum_fee(fee_per_byte(self.chain.consensus_params()))
+        else:
+            tx = replace(tx, fee=fee)
+        return tx.signed(key)
 
     def send(self, sender: str, app: str, method: str, args: dict[str, Any]) -> Transaction:
         tx = self.tx(sender, app, method, args)

@@ -3,7 +3,7 @@
 from concurrent.futures import Future
 from dataclasses import replace
 
-from learnchain.core import sigworker
+from learnchain.core import execution, sigworker
 from learnchain.core.execution import recover_senders
 from learnchain.core.types import Transaction
 from learnchain.testing import dev_key
@@ -46,3 +46,40 @@ def test_a_broken_worker_pool_falls_back_to_in_process_recovery(monkeypatch):
     monkeypatch.setattr(sigworker, "submit", broken_submit)
     monkeypatch.setattr(sigworker, "disable", lambda: None)
     assert normalise(recover_senders(txs), txs) == expected(txs)
+
+
+def test_the_importer_recovers_chunks_itself_while_the_workers_are_slow(monkeypatch):
+    """Workers that deliver late (a busy machine): the importing process takes chunks no
+    worker was given, from the end, and the answer is unchanged."""
+    txs = batch(600)
+    submitted: list[Future] = []
+
+    class Late(Future):
+        """A worker's result that arrives only after the importer has polled 40 times."""
+
+        polls = 0
+
+        def done(self):
+            self.polls += 1
+            if self.polls > 40 and not super().done():
+                self.set_running_or_notify_cancel()
+                self.set_result(sigworker.recover_encoded_batch(self.encoded))
+            return super().done()
+
+        def result(self, timeout=None):
+            while not self.done():
+                pass
+            return super().result(timeout)
+
+    def late_submit(encoded):
+        future = Late()
+        future.encoded = encoded
+        submitted.append(future)
+        return future
+
+    monkeypatch.setattr(sigworker, "submit", late_submit)
+    monkeypatch.setattr(sigworker, "workers_wanted", lambda: 2)
+    monkeypatch.setattr(execution, "IN_FLIGHT_EXTRA", 0)  # 2 of the 4 chunks given at first
+    assert normalise(recover_senders(txs), txs) == expected(txs)
+    given = sum(len(f.encoded) for f in submitted)
+    assert 0 < given < len(txs)  # the workers got some chunks, the importer recovered the rest

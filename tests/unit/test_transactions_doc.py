@@ -71,8 +71,8 @@ def test_the_example_signature_is_low_s_and_the_layout_is_as_documented():
     n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
     assert int.from_bytes(signature[32:64], "big") <= n // 2 and signature[64] in (0, 1)
     assert sha256(b"learnchain-tx" + unsigned).hex() == expected["signing_digest"][2:]
-    # raw = array(7) ‖ the six unsigned items ‖ bytes(65) head ‖ signature
-    assert raw == bytes([0x87]) + unsigned[1:] + bytes([0x58, 65]) + signature
+    # raw = array(8) ‖ the seven unsigned items ‖ bytes(65) head ‖ signature
+    assert raw == bytes([0x88]) + unsigned[1:] + bytes([0x58, 65]) + signature
     assert sha256(raw).hex() == expected["hash"][2:]
 
 

@@ -73,6 +73,6 @@ def test_blocks_must_be_canonically_encoded():
     (block,) = tn.mine()
     assert Block.decode(block.encoded) == block
     plain = block.to_plain()
-    plain[1][0][5] = {"b": 1, "a": 2}  # same map, keys out of canonical order
+    plain[1][0][6] = {"b": 1, "a": 2}  # args (field 6): same map, keys out of canonical order
     with pytest.raises(EncodingError, match="not the canonical encoding"):
         Block.decode(cbor2.dumps(plain))

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from cbor2 import dumps as _dumps
+
 from learnchain.core.crypto import ADDRESS_SIZE
-from learnchain.core.encoding import encode
 from learnchain.core.errors import LearnchainError
 from learnchain.core.state import Overlay, StateView, WorldState, decode_stored
 
@@ -67,8 +68,10 @@ class Bank:
         return 0 if raw is None else int(decode_stored(raw))
 
     def _set(self, key: str, value: int) -> None:
+        # Balances are ints checked by `_check_amount`; cbor2's encoding of an int is already
+        # the canonical (shortest) one, so the generic encoder's type walk is skipped.
         full = f"{self.NAMESPACE}/{key}"
-        self._source.set_raw(full, None if value == 0 else encode(value))  # type: ignore[union-attr]
+        self._source.set_raw(full, None if value == 0 else _dumps(value))  # type: ignore[union-attr]
 
     @staticmethod
     def _account(address: bytes) -> str:
@@ -100,6 +103,14 @@ class Bank:
         _check_amount(amount)
         _check_address(dst)
         self._debit(self._account(src), amount, "account 0x" + src.hex())
+        self._credit(self._account(dst), amount)
+
+    def debit_fee(self, src: bytes, amount: int) -> None:
+        """Take a transaction fee (the state transition pairs it with `credit_fees`)."""
+        self._debit(self._account(src), amount, "account 0x" + src.hex())
+
+    def credit_fees(self, dst: bytes, amount: int) -> None:
+        """Credit the fees debited from a block's senders to its proposer (no new money)."""
         self._credit(self._account(dst), amount)
 
     def mint(self, dst: bytes, amount: int) -> None:

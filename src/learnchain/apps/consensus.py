@@ -1,4 +1,5 @@
-"""Consensus parameters under governance: difficulty, the active miner set, the controller.
+"""Consensus parameters under governance: difficulty, the active miner set, the controller,
+and the transaction fee rate.
 
 Only the controller (a person or the run-time RL engine, named in genesis) may change them, and
 only to values the chain's engine accepts; miners must hold the `miner` identity role, so the
@@ -14,6 +15,25 @@ from learnchain.apps.identity import has_role
 from learnchain.consensus.base import ConsensusEngine, ConsensusParams
 from learnchain.core.crypto import parse_address
 from learnchain.core.state import StateView
+
+FEE_PER_BYTE = "fee_per_byte"
+MAX_FEE_PER_BYTE = 2**40
+# Parameters the app itself owns (the engine validates the rest). Absent from a genesis file
+# means 0 (free), which keeps the genesis of chains made before fees existed unchanged.
+APP_PARAMS = {FEE_PER_BYTE: 0}
+
+
+def fee_per_byte(cp: ConsensusParams) -> int:
+    """The governed minimum fee per encoded transaction byte."""
+    return int(cp.params.get(FEE_PER_BYTE, 0))
+
+
+def validate_app_params(params: dict[str, Any]) -> None:
+    """Raise AppError for a bad app-owned parameter."""
+    rate = params.get(FEE_PER_BYTE, 0)
+    if not isinstance(rate, int) or isinstance(rate, bool) or not 0 <= rate <= MAX_FEE_PER_BYTE:
+        raise AppError(f"consensus parameter '{FEE_PER_BYTE}' must be an integer in "
+                       f"[0, {MAX_FEE_PER_BYTE}], got {rate!r}")
 
 
 def read_params(view: StateView) -> ConsensusParams:
@@ -34,7 +54,8 @@ class ConsensusApp(App):
         params = {**self.engine.default_params(), **config.get("params", {})}
         try:
             self.engine.validate_params(params)
-        except ValueError as exc:
+            validate_app_params(params)
+        except (ValueError, AppError) as exc:
             raise AppError(f"genesis consensus params: {exc}") from None
         ctx.state.set("params", params)
         ctx.state.set("miners", [parse_address(m) for m in config.get("miners", [])])
@@ -52,10 +73,11 @@ class ConsensusApp(App):
         self._require_controller(ctx)
         updates = Args(args).dict("params")
         current = ctx.state.get("params", {})
-        unknown = set(updates) - set(current)
+        unknown = set(updates) - set(current) - set(APP_PARAMS)
         if unknown:
             raise AppError(f"unknown consensus parameter(s): {', '.join(sorted(unknown))}")
         params = {**current, **updates}
+        validate_app_params(params)
         try:
             self.engine.validate_params(params)
         except ValueError as exc:
@@ -89,4 +111,5 @@ class ConsensusApp(App):
     @query_method
     def params(self, state: StateView, args: dict[str, Any]) -> dict[str, Any]:
         cp = read_params(state)
-        return {"params": cp.params, "miners": list(cp.miners), "controller": cp.controller}
+        return {"params": {**APP_PARAMS, **cp.params}, "miners": list(cp.miners),
+                "controller": cp.controller}

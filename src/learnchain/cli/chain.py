@@ -176,7 +176,7 @@ def chain_block(block_id: str = typer.Argument(..., help="Height or 0x hash."),
 @chain_app.command("verify")
 @friendly_errors
 def chain_verify(datadir: Path = DATADIR_OPTION, as_json: bool = JSON_OPTION) -> None:
-    """Re-validate the whole stored chain from genesis; report the first bad block (exit 2)."""
+    """Re-validate from genesis and every stored record; name the first bad one (exit 2)."""
     from learnchain.config import NodeConfig
     from learnchain.core.genesis import GenesisConfig
     from learnchain.core.verify import verify_store
@@ -190,7 +190,7 @@ def chain_verify(datadir: Path = DATADIR_OPTION, as_json: bool = JSON_OPTION) ->
     elif report.ok:
         console.print(f"[green]chain verified[/]: {report.height} blocks, state matches")
     else:
-        console.print(f"[red]first bad block at height {report.first_bad_height}[/]: "
+        console.print(f"[red]first bad record (height {report.first_bad_height})[/]: "
                       f"{report.reason}")
     if not report.ok:
         raise typer.Exit(2)

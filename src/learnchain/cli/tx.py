@@ -96,6 +96,13 @@ def tx_sign(sender: str = FROM_OPTION,
             nonce: int | None = typer.Option(None, "--nonce",
                                              help="Sign offline with this nonce "
                                                   "(default: ask the node)."),
+            fee: int | None = typer.Option(None, "--fee",
+                                           help="Total fee in base units (default: the least "
+                                                "the chain's fee_per_byte allows; offline: "
+                                                "--fee-per-byte)."),
+            fee_per_byte: int = typer.Option(0, "--fee-per-byte",
+                                             help="Offline signing: the chain's fee rate "
+                                                  "(`learnchain init` chains use 1)."),
             datadir: Path = DATADIR_OPTION, node: str | None = NODE_URL_OPTION,
             password_file: Path | None = PASSWORD_FILE_OPTION,
             dry_run: bool = typer.Option(True, "--dry-run/--submit",
@@ -109,10 +116,10 @@ def tx_sign(sender: str = FROM_OPTION,
     parsed = _args(args)
     if chain_id is not None and nonce is not None:
         tx = build_transaction(key, chain_id=chain_id, nonce=nonce, app=app_name,
-                               method=method, args=parsed)
+                               method=method, args=parsed, fee=fee, fee_per_byte=fee_per_byte)
     else:
         tx = Client(node_url(datadir, node)).sign(key, app_name, method, parsed,
-                                                  chain_id=chain_id, nonce=nonce)
+                                                  chain_id=chain_id, nonce=nonce, fee=fee)
     if not dry_run:
         Client(node_url(datadir, node)).submit(tx)
     _print_signed(tx, as_json, submitted=not dry_run)

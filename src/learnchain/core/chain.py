@@ -9,6 +9,8 @@ old head stays, and nothing partial is ever stored.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -19,7 +21,7 @@ from typing import Any
 
 from learnchain.apps.base import App, BlockInfo
 from learnchain.consensus.base import BlockMetrics, ConsensusEngine, ConsensusParams, fork_rule
-from learnchain.core.encoding import decode, encode, encode_list_of_encoded
+from learnchain.core.encoding import decode, encode, encode_list_of_encoded, sha256
 from learnchain.core.errors import (
     DataUnavailable,
     EncodingError,
@@ -46,6 +48,8 @@ from learnchain.core.types import (
     receipts_root,
 )
 from learnchain.storage.sqlite_store import SqliteStore
+
+log = logging.getLogger("learnchain.chain")
 
 ZERO_ADDRESS = bytes(20)
 MAX_ORPHANS = 512
@@ -88,6 +92,7 @@ class Chain:
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
         self.invalid: OrderedDict[bytes, str] = OrderedDict()
         self.listeners: list[Callable[[Block], None]] = []
+        self._prefetched: tuple[bytes, Iterator[bytes | None]] | None = None
         engine.attach(self)
         self.genesis_block, genesis_writes = self._make_genesis()
         stored_genesis = store.get_meta("genesis")
@@ -143,8 +148,30 @@ class Chain:
             raise StoreError("the stored head is not on the stored canonical chain")
         if head.height > 0:
             self._check_stateless(head, check_time=False)
+        self._repair_header(head)
         self.head = head.header
-        self.head_metrics = self._metrics(head_hash)
+        try:
+            self.head_metrics = self._metrics(head_hash)
+            parent = self.store.get_block(head.parent) if head.height > 0 else None
+            expected = self.head_metrics if parent is None else BlockMetrics.from_plain(
+                decode(parent.metrics)).child(self.engine.work(head.header),
+                                              self.engine.fork_reward(head.header))
+        except (EncodingError, TypeError, ValueError):
+            expected = None
+        if expected is None or expected != self.head_metrics:
+            raise StoreError("the stored fork-choice metrics of the head do not follow from its "
+                             "parent's; the database was changed outside learnchain. Run "
+                             "`learnchain chain verify` and re-sync into a new data directory")
+
+    def _repair_header(self, block: Block) -> None:
+        """The header column is derived from the block bytes (which hash to the block's key):
+        if someone edited it, write it back from the bytes instead of building on it."""
+        if self.store.get_header(block.hash) != block.header.encoded:
+            log.warning("stored header of block 0x%s differs from its bytes; rewritten from "
+                        "the block (run `learnchain chain verify` to check the rest)",
+                        block.hash.hex()[:16])
+            with self.store.transaction():
+                self.store.set_header(block.hash, block.header.encoded)
 
     # ----- reading -----------------------------------------------------------------------
 
@@ -158,11 +185,30 @@ class Chain:
 
     def _load_block(self, block_hash: bytes) -> Block | None:
         stored = self.store.get_block(block_hash)
-        return None if stored is None else Block.decode(stored.data)
+        if stored is None:
+            return None
+        try:
+            block = Block.decode(stored.data)
+        except EncodingError as exc:
+            raise StoreError(f"stored block 0x{block_hash.hex()[:16]} does not decode ({exc}); "
+                             "run `learnchain chain verify`") from None
+        if block.hash != block_hash:
+            raise StoreError(f"stored block 0x{block_hash.hex()[:16]} does not hash to its key; "
+                             "run `learnchain chain verify`")
+        return block
 
     def _load_header(self, block_hash: bytes) -> BlockHeader | None:
+        """The header from its own column (no transactions to decode), checked against the
+        block hash; a damaged column falls back to the block bytes, so an edit cannot make
+        the node build on a header that is not the block's."""
         data = self.store.get_header(block_hash)
-        return None if data is None else BlockHeader.from_plain(decode(data))
+        if data is None:
+            return None
+        if sha256(data) == block_hash:
+            with contextlib.suppress(EncodingError):
+                return BlockHeader.from_plain(decode(data))
+        block = self._load_block(block_hash)
+        return None if block is None else block.header
 
     def get_header(self, block_hash: bytes) -> BlockHeader | None:
         with self.lock:
@@ -267,12 +313,19 @@ class Chain:
                                f"{self.engine.name!r}")
         if header.height == 0:
             raise InvalidBlock("a second genesis block cannot be imported")
-        if block.computed_tx_root() != header.tx_root:
-            raise InvalidBlock("wrong tx root: the header does not commit to these transactions")
         if check_time and header.timestamp_ms > self.clock() + g.max_future_ms:
             raise InvalidBlock(f"timestamp is more than {g.max_future_ms} ms in the future")
         block.verify_signature()
         self.engine.check_header(header)
+        if (check_time and header.parent == self.head.hash
+                and self.engine.can_propose(header.proposer, self.consensus_params())):
+            # Likely the next head, from an active miner (so no one else can make this node
+            # recover signatures): start recovering its senders on the worker processes now,
+            # so they run while this process checks the tx root and executes (see execute_for).
+            self._prefetched = (block.hash, recover_senders_lazy(block.transactions,
+                                                                 self.sig_cache))
+        if block.computed_tx_root() != header.tx_root:
+            raise InvalidBlock("wrong tx root: the header does not commit to these transactions")
 
     def _check_against_parent(self, header: BlockHeader, parent: BlockHeader) -> None:
         if header.height != parent.height + 1:
@@ -412,7 +465,9 @@ class Chain:
         if not self.engine.can_propose(header.proposer, cp):
             raise InvalidBlock(f"proposer 0x{header.proposer.hex()} is not an active miner")
         self.engine.verify(block, parent, cp)
-        senders = recover_senders_lazy(block.transactions, self.sig_cache)
+        prefetched, self._prefetched = self._prefetched, None
+        senders = (prefetched[1] if prefetched is not None and prefetched[0] == block.hash
+                   else recover_senders_lazy(block.transactions, self.sig_cache))
         info = BlockInfo(header.chain_id, header.height, header.timestamp_ms, header.parent,
                          header.proposer)
         try:

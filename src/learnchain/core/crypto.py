@@ -11,18 +11,37 @@ import os
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 import coincurve
-from Crypto.Hash import keccak
 
 from learnchain.core.errors import InvalidTransaction, KeystoreError
 
+try:  # one C call per hash; pycryptodome's wrapper costs ~6x more per 64-byte key
+    from sha3 import keccak_256 as keccak_256_hasher
+except ImportError:  # pragma: no cover - safe-pysha3 is a dependency; keep working without it
+    from Crypto.Hash import keccak as _pycryptodome_keccak
+
+    def keccak_256_hasher(data: bytes) -> Any:
+        return _pycryptodome_keccak.new(digest_bits=256, data=data)
+
 ADDRESS_SIZE = 20
 SIGNATURE_SIZE = 65
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+# s as 32 big-endian bytes compares like the integer, so the low-s test is one bytes comparison.
+HALF_N_BYTES = (SECP256K1_N // 2).to_bytes(32, "big")
+HIGH_S_MESSAGE = ("signature is high-s (s > n/2); only low-s signatures are valid (as "
+                  "Ethereum's EIP-2), because (r, n - s) would be a second signature of the "
+                  "same message")
+
+
+def is_high_s(signature: bytes) -> bool:
+    """True when a 65-byte r‖s‖v signature is the malleable upper-half twin."""
+    return len(signature) == SIGNATURE_SIZE and signature[32:64] > HALF_N_BYTES
 
 
 def keccak256(data: bytes) -> bytes:
-    return keccak.new(digest_bits=256, data=data).digest()
+    return keccak_256_hasher(data).digest()
 
 
 def address_of_public_key(public_key: coincurve.PublicKey) -> bytes:
@@ -91,6 +110,8 @@ def recover_address(digest: bytes, signature: bytes) -> bytes:
     """The signer's address; raises InvalidTransaction for a signature that does not recover."""
     if len(signature) != SIGNATURE_SIZE:
         raise InvalidTransaction(f"signature must be {SIGNATURE_SIZE} bytes, got {len(signature)}")
+    if signature[32:64] > HALF_N_BYTES:
+        raise InvalidTransaction(HIGH_S_MESSAGE)
     try:
         public_key = coincurve.PublicKey.from_signature_and_message(signature, digest, hasher=None)
     except Exception:

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from learnchain.apps.base import App, AppError, Bank, BlockInfo, CallContext
-from learnchain.apps.consensus import read_params
+from learnchain.apps.consensus import fee_per_byte, read_params
 from learnchain.consensus.base import ConsensusParams
 from learnchain.core import sigworker
+from learnchain.core.crypto import HIGH_S_MESSAGE, is_high_s
 from learnchain.core.errors import InvalidTransaction
+from learnchain.core.fees import pay_fees, take_fee, validate_fee
 from learnchain.core.state import Overlay, StateView, WorldState, Writes
 from learnchain.core.types import Receipt, Transaction
 
@@ -24,6 +26,7 @@ SYSTEM = "sys"
 PARALLEL_RECOVERY_MIN = 64
 RECOVERY_CHUNK = 256
 FIRST_CHUNK = 64
+IN_FLIGHT_EXTRA = 2  # chunks queued beyond one per worker, so workers never wait for one
 
 
 class SignatureCache:
@@ -47,25 +50,26 @@ def recover_senders_lazy(txs: Sequence[Transaction],
     """Signers in order, recovered by worker processes while the caller consumes them.
 
     Execution of transaction i overlaps with the recovery of later ones on the other core;
-    this is what keeps block import close to raw signature speed.
+    this is what keeps block import close to raw signature speed. The work is queued when
+    this is called (not when the first signer is asked for), so a caller can start it early.
     """
     cached = [cache.get(tx.hash) if cache else None for tx in txs]
     missing = [tx for tx, sender in zip(txs, cached, strict=True) if sender is None]
-    futures = []
-    if len(missing) >= PARALLEL_RECOVERY_MIN and all(len(tx.signature) == 65 for tx in missing):
-        start, size = 0, FIRST_CHUNK
+    if (len(missing) >= PARALLEL_RECOVERY_MIN and sigworker.workers_wanted() > 0
+            and all(len(tx.signature) == 65 for tx in missing)):
+        chunks, start, size = [], 0, FIRST_CHUNK
         while start < len(missing):
-            chunk = missing[start:start + size]
-            future = sigworker.submit([tx.encoded for tx in chunk])
-            if future is None:
-                futures = []
-                break
-            futures.append(future)
+            chunks.append(missing[start:start + size])
             start, size = start + size, min(size * 2, RECOVERY_CHUNK)
-    if futures:
-        recovered: Iterator[bytes | None] = _collect(futures, missing)
+        recovered: Iterator[bytes | None] = iter(_Recovery(chunks))
     else:
         recovered = (_recover_or_none(tx) for tx in missing)
+    return _in_order(txs, cached, recovered, cache)
+
+
+def _in_order(txs: Sequence[Transaction], cached: list[bytes | None],
+              recovered: Iterator[bytes | None],
+              cache: SignatureCache | None) -> Iterator[bytes | None]:
     for tx, sender in zip(txs, cached, strict=True):
         if sender is None:
             sender = next(recovered)
@@ -74,17 +78,69 @@ def recover_senders_lazy(txs: Sequence[Transaction],
         yield sender
 
 
-def _collect(futures: list[Any], missing: list[Transaction]) -> Iterator[bytes | None]:
-    done = 0
-    for future in futures:
-        try:
-            batch = future.result()
-        except Exception:  # a broken worker must not decide validity: finish in-process
-            sigworker.disable()
-            yield from (_recover_or_none(tx) for tx in missing[done:])
-            return
-        done += len(batch)
-        yield from batch
+class _Recovery:
+    """Signers chunk by chunk, in order, from worker processes and from this process.
+
+    Workers take chunks from the front, a few ahead of the one being consumed. When the next
+    result is not ready (workers still starting, or without a core on a busy machine), this
+    process takes the last chunk no worker has been given and recovers it one signature at a
+    time until the result it waits for arrives, then reaches its own chunks in order. No
+    signature is recovered twice, and a starved pool degrades to in-process speed.
+    """
+
+    def __init__(self, chunks: list[list[Transaction]]) -> None:
+        self.chunks = chunks
+        self.futures: dict[int, Any] = {}
+        self.next = 0  # the next chunk to give a worker
+        self.end = len(chunks)  # chunks at or after this index are this process's
+        self.own: dict[int, list[bytes | None]] = {}
+        self.ahead = sigworker.workers_wanted() + IN_FLIGHT_EXTRA
+        self._top_up(0)
+
+    def _top_up(self, current: int) -> None:
+        while self.next < self.end and self.next - current < self.ahead:
+            future = sigworker.submit([tx.encoded for tx in self.chunks[self.next]])
+            if future is None:  # no pool (any more): the rest is recovered here
+                self.end = self.next
+                return
+            self.futures[self.next] = future
+            self.next += 1
+
+    def _help(self) -> bool:
+        """One signature of useful work while waiting; False when there is none to take."""
+        for index in range(self.end, len(self.chunks)):
+            done = self.own.setdefault(index, [])
+            if len(done) < len(self.chunks[index]):
+                done.append(_recover_or_none(self.chunks[index][len(done)]))
+                return True
+        if self.end > self.next:
+            self.end -= 1
+            return True
+        return False
+
+    def _in_process(self, index: int) -> Iterator[bytes | None]:
+        done = self.own.get(index, [])
+        yield from done
+        yield from (_recover_or_none(tx) for tx in self.chunks[index][len(done):])
+
+    def __iter__(self) -> Iterator[bytes | None]:
+        for index in range(len(self.chunks)):
+            if index < self.end:
+                self._top_up(index)
+            if index >= self.end:
+                yield from self._in_process(index)
+                continue
+            future = self.futures.pop(index)
+            while not future.done() and self._help():
+                pass
+            try:
+                batch = future.result()
+            except Exception:  # a broken worker must not decide validity: finish in-process
+                sigworker.disable()
+                for rest in range(index, len(self.chunks)):
+                    yield from self._in_process(rest)
+                return
+            yield from batch
 
 
 def _recover_or_none(tx: Transaction) -> bytes | None:
@@ -114,6 +170,8 @@ def validate_transaction(tx: Transaction, chain_id: int, apps: Mapping[str, App]
     if tx.chain_id != chain_id:
         raise InvalidTransaction(f"wrong chain id {tx.chain_id}; this chain is {chain_id}")
     if signer is None:
+        if is_high_s(tx.signature):
+            raise InvalidTransaction(f"invalid signature: {HIGH_S_MESSAGE}")
         raise InvalidTransaction("invalid signature: it does not recover a public key")
     if signer != tx.sender:
         raise InvalidTransaction("invalid signature: it was not made by the sender's key")
@@ -169,15 +227,20 @@ class Executor:
             senders = recover_senders_lazy(txs)
         block_overlay = Overlay(world)
         result = ExecutionResult({}, [], [])
+        rate = fee_per_byte(self.consensus_params(world))  # in force at the parent
+        fees = 0
         for tx, signer in zip(txs, senders, strict=True):
             try:
                 validate_transaction(tx, self.chain_id, self.apps, signer,
                                      account_nonce(block_overlay, tx.sender))
+                validate_fee(tx, rate)
+                take_fee(block_overlay, tx)
             except InvalidTransaction as exc:
                 if strict:
                     raise InvalidTransaction(f"transaction {tx.hash.hex()[:16]}: {exc}") from None
                 result.rejected.append((tx, str(exc)))
                 continue
+            fees += tx.fee
             block_overlay.set_raw(nonce_key(tx.sender), (tx.nonce + 1).to_bytes(8, "big"))
             result.receipts.append(self._run(block_overlay, info, tx))
             result.included.append(tx)
@@ -188,6 +251,7 @@ class Executor:
                 end_overlay.commit()
             except AppError:
                 pass
+        pay_fees(block_overlay, info.proposer, fees)
         if reward:
             Bank(block_overlay).mint(info.proposer, reward)
         result.writes = block_overlay.writes

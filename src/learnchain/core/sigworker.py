@@ -16,23 +16,28 @@ import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
 import coincurve
-from Crypto.Hash import keccak
+
+from learnchain.core.crypto import HALF_N_BYTES as _HALF_N
+from learnchain.core.crypto import keccak_256_hasher as _keccak_256
 
 _pool: ProcessPoolExecutor | None = None
 
 
 def recover_batch(pairs: list[tuple[bytes, bytes]]) -> list[bytes | None]:
-    """Addresses for (digest, signature) pairs; None where a signature does not recover."""
+    """Addresses for (digest, signature) pairs; None where a signature does not recover or
+    has a high s (the malleable twin, refused as by EIP-2)."""
     out: list[bytes | None] = []
     for digest, signature in pairs:
+        if signature[32:64] > _HALF_N:
+            out.append(None)
+            continue
         try:
             public = coincurve.PublicKey.from_signature_and_message(signature, digest,
                                                                     hasher=None)
         except Exception:
             out.append(None)
             continue
-        raw = public.format(compressed=False)[1:]
-        out.append(keccak.new(digest_bits=256, data=raw).digest()[-20:])
+        out.append(_keccak_256(public.format(compressed=False)[1:]).digest()[-20:])
     return out
 
 
@@ -42,12 +47,13 @@ TX_DOMAIN = b"learnchain-tx"
 def recover_encoded_batch(encoded_txs: list[bytes]) -> list[bytes | None]:
     """Signers of canonical transaction encodings with 65-byte signatures.
 
-    The signed bytes are the first six of the seven fields (see `Transaction.signing_digest`),
-    so the worker derives each digest itself and the importing process does no hashing.
+    The signed bytes are the first seven of the eight fields (see
+    `Transaction.signing_digest`), so the worker derives each digest itself and the importing
+    process does no hashing.
     """
     pairs = []
     for data in encoded_txs:
-        unsigned = b"\x86" + data[1:len(data) - 67]
+        unsigned = b"\x87" + data[1:len(data) - 67]
         digest = hashlib.sha256(TX_DOMAIN + unsigned).digest()
         pairs.append((digest, data[len(data) - 65:]))
     return recover_batch(pairs)

@@ -8,10 +8,15 @@ per attempt (the SHA-256 midstate trick) without changing what the header hash m
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any
 
-from learnchain.core.crypto import ADDRESS_SIZE, PrivateKey, recover_address
+from learnchain.core.crypto import (
+    ADDRESS_SIZE,
+    HIGH_S_MESSAGE,
+    PrivateKey,
+    is_high_s,
+    recover_address,
+)
 from learnchain.core.encoding import array_header, decode, encode, sha256
 from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction
 from learnchain.core.merkle import merkle_root
@@ -22,8 +27,31 @@ ZERO_HASH = bytes(HASH_SIZE)
 MAX_TX_SIZE = 128 * 1024
 MAX_BLOCK_SIZE = 4 * 1024 * 1024
 MAX_NAME = 64
-_ARRAY_OF_SIX = b"\x86"
+_ARRAY_OF_SEVEN = b"\x87"
+TX_FIELDS = 8
+MAX_FEE = 2**64 - 1
 _SIGNATURE_ENCODED_SIZE = 2 + 65
+
+
+class cached_property:
+    """functools.cached_property without the per-instance-class lock Python 3.11 takes on
+    every first access (measurable when thousands of transactions are hashed per block).
+    Values are computed from frozen fields, so a race only computes the same value twice."""
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = self.func(obj)
+        obj.__dict__[self.name] = value
+        return value
 
 
 def _require(cond: bool, exc: type[Exception], message: str) -> None:
@@ -33,6 +61,15 @@ def _require(cond: bool, exc: type[Exception], message: str) -> None:
 
 @dataclass(frozen=True)
 class Transaction:
+    """A signed call of one app method.
+
+    Encoded as the list [chain_id, sender, nonce, fee, app, method, args, signature]; the
+    signature covers the first seven (see `signing_digest`). `fee` is the total the sender
+    pays the block's proposer, charged even when the app call fails; it must be at least the
+    chain's `fee_per_byte` times the length of this encoding (`minimum_fee`). It is the last
+    dataclass field only so that positional construction of fee-less transactions still works.
+    """
+
     chain_id: int
     sender: bytes
     nonce: int
@@ -40,24 +77,35 @@ class Transaction:
     method: str
     args: dict[str, Any]
     signature: bytes = b""
+    fee: int = 0
 
     def unsigned_fields(self) -> list[Any]:
-        return [self.chain_id, self.sender, self.nonce, self.app, self.method, self.args]
+        return [self.chain_id, self.sender, self.nonce, self.fee, self.app, self.method,
+                self.args]
 
     @cached_property
     def signing_digest(self) -> bytes:
         encoded = self.__dict__.get("encoded")
         if encoded is not None:
-            # The signed list is the first six of the seven encoded fields: reuse their bytes.
+            # The signed list is the first seven of the eight encoded fields: reuse their bytes.
             tail = (_SIGNATURE_ENCODED_SIZE if len(self.signature) == 65
                     else len(encode(self.signature)))
-            unsigned = _ARRAY_OF_SIX + encoded[1 : len(encoded) - tail]
+            unsigned = _ARRAY_OF_SEVEN + encoded[1 : len(encoded) - tail]
         else:
             unsigned = encode(self.unsigned_fields())
         return sha256(b"learnchain-tx" + unsigned)
 
     def to_plain(self) -> list[Any]:
         return [*self.unsigned_fields(), self.signature]
+
+    @property
+    def size(self) -> int:
+        """Length of the canonical encoding in bytes: what the per-byte fee is charged on."""
+        return len(self.encoded)
+
+    def with_minimum_fee(self, fee_per_byte: int) -> Transaction:
+        """This (unsigned) transaction with the smallest fee the rule allows once signed."""
+        return replace(self, fee=minimum_fee(self, fee_per_byte))
 
     @cached_property
     def encoded(self) -> bytes:
@@ -77,15 +125,30 @@ class Transaction:
 
     @classmethod
     def from_plain(cls, plain: Any) -> Transaction:
-        if not isinstance(plain, list) or len(plain) != 7:
-            raise EncodingError("a transaction is a list of 7 fields")
-        chain_id, sender, nonce, app, method, args, signature = plain
+        if not isinstance(plain, list) or len(plain) != TX_FIELDS:
+            raise EncodingError("a transaction is a list of 8 fields [chain_id, sender, nonce, "
+                                "fee, app, method, args, signature]")
+        chain_id, sender, nonce, fee, app, method, args, signature = plain
+        if (type(chain_id) is int and chain_id >= 0 and type(sender) is bytes
+                and len(sender) == ADDRESS_SIZE and type(nonce) is int and 0 <= nonce < 2**64
+                and type(fee) is int and 0 <= fee <= MAX_FEE and type(app) is str
+                and 0 < len(app) <= MAX_NAME and type(method) is str
+                and 0 < len(method) <= MAX_NAME and type(args) is dict
+                and type(signature) is bytes and not is_high_s(signature)):
+            # The common, valid case: one combined test, and the frozen dataclass's per-field
+            # __setattr__ skipped (block import decodes thousands of these per block).
+            tx = cls.__new__(cls)
+            tx.__dict__.update(chain_id=chain_id, sender=sender, nonce=nonce, app=app,
+                               method=method, args=args, signature=signature, fee=fee)
+            return tx
         checks = [
             (isinstance(chain_id, int) and not isinstance(chain_id, bool) and chain_id >= 0,
              "chain_id must be a non-negative int"),
             (isinstance(sender, bytes) and len(sender) == ADDRESS_SIZE, "sender must be 20 bytes"),
             (isinstance(nonce, int) and not isinstance(nonce, bool) and 0 <= nonce < 2**64,
              "nonce must be an int in [0, 2^64)"),
+            (isinstance(fee, int) and not isinstance(fee, bool) and 0 <= fee <= MAX_FEE,
+             "fee must be an int in [0, 2^64)"),
             (isinstance(app, str) and 0 < len(app) <= MAX_NAME,
              "app must be a short non-empty str"),
             (isinstance(method, str) and 0 < len(method) <= MAX_NAME,
@@ -95,7 +158,8 @@ class Transaction:
         ]
         for ok, message in checks:
             _require(ok, EncodingError, f"transaction: {message}")
-        return cls(chain_id, sender, nonce, app, method, args, signature)
+        _require(not is_high_s(signature), EncodingError, f"transaction: {HIGH_S_MESSAGE}")
+        return cls(chain_id, sender, nonce, app, method, args, signature, fee)
 
     @classmethod
     def decode(cls, data: bytes) -> Transaction:
@@ -104,6 +168,24 @@ class Transaction:
         tx = cls.from_plain(decode(data))
         tx.__dict__["encoded"] = bytes(data)
         return tx
+
+
+def minimum_fee(tx: Transaction, fee_per_byte: int) -> int:
+    """The least fee `tx` may carry: fee_per_byte × its encoded size with a 65-byte signature.
+
+    The size depends on the fee's own encoding (a larger integer takes more bytes), so the fee
+    is raised until it covers the size it produces; this converges within a few steps.
+    """
+    if fee_per_byte <= 0:
+        return 0
+    fee = 0
+    while True:
+        size = len(encode([tx.chain_id, tx.sender, tx.nonce, fee, tx.app, tx.method, tx.args,
+                           bytes(65)]))
+        needed = fee_per_byte * size
+        if fee >= needed:
+            return fee
+        fee = needed
 
 
 @dataclass(frozen=True)
@@ -214,7 +296,11 @@ class Block:
             raise EncodingError("a block is a list [header, transactions, signature]")
         header = BlockHeader.from_plain(plain[0])
         txs = tuple(Transaction.from_plain(p) for p in plain[1])
+        for tx, tx_plain in zip(txs, plain[1], strict=True):
+            # `decode` already checked every value is plain: re-encode without a second walk.
+            tx.__dict__["encoded"] = encode(tx_plain, trusted=True)
         _require(isinstance(plain[2], bytes), EncodingError, "block signature must be bytes")
+        _require(not is_high_s(plain[2]), EncodingError, f"block: {HIGH_S_MESSAGE}")
         # Canonical form, checked from the parts' own encodings (each is needed for its hash
         # anyway) instead of re-encoding the whole block once more.
         canonical = b"".join([array_header(3), header.encoded, array_header(len(txs)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -74,9 +75,16 @@ class NodeClient:
             raise ApiClientError(f"node served content that does not hash to 0x{digest.hex()}")
         return data
 
+    def fee_per_byte(self) -> int:
+        """The chain's current minimum fee per transaction byte (a consensus parameter)."""
+        params = self.query("consensus", "params", {})["params"]
+        return int(params.get("fee_per_byte", 0))
+
     def send(self, key: PrivateKey, app: str, method: str, args: dict[str, Any], *,
-             chain_id: int | None = None, nonce: int | None = None) -> Transaction:
-        """Sign with the node's next nonce for this key and submit.
+             chain_id: int | None = None, nonce: int | None = None,
+             fee: int | None = None) -> Transaction:
+        """Sign with the node's next nonce for this key and submit; `fee` defaults to the
+        least the chain's current fee rate allows.
 
         A caller that tracks its own chain id and nonce (a daemon sending many transactions)
         passes them and saves two round-trips per transaction."""
@@ -84,9 +92,11 @@ class NodeClient:
             chain_id = self.status()["chain_id"]
         if nonce is None:
             nonce = self.account(key.address)["nonce"]
-        tx = Transaction(chain_id, key.address, nonce, app, method, args).signed(key)
-        self.submit(tx)
-        return tx
+        tx = Transaction(chain_id, key.address, nonce, app, method, args)
+        tx = replace(tx, fee=fee) if fee is not None else tx.with_minimum_fee(self.fee_per_byte())
+        signed = tx.signed(key)
+        self.submit(signed)
+        return signed
 
     def wait_for(self, tx_hash: bytes, timeout: float = 60.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

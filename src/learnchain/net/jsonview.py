@@ -44,8 +44,8 @@ def address_json(address: bytes) -> str:
 def tx_json(tx: Transaction) -> dict[str, Any]:
     return {
         "hash": to_json(tx.hash), "chain_id": tx.chain_id, "sender": address_json(tx.sender),
-        "nonce": tx.nonce, "app": tx.app, "method": tx.method, "args": to_json(tx.args),
-        "signature": to_json(tx.signature),
+        "nonce": tx.nonce, "fee": tx.fee, "app": tx.app, "method": tx.method,
+        "args": to_json(tx.args), "signature": to_json(tx.signature),
     }
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from learnchain.apps.consensus import fee_per_byte
 from learnchain.core.crypto import PrivateKey
 from learnchain.core.errors import ConfigError
 from learnchain.core.types import Transaction
@@ -118,7 +119,8 @@ def run_scenario(scenario: Scenario, progress: Callable[[int, int], None] | None
             target = net.nodes[f"n{int(net.rng.integers(scenario.nodes))}"]
             tx = Transaction(genesis.chain_id, users[i].address, nonces[i], "bank", "transfer",
                              {"to": users[(i + 1) % len(users)].address, "amount": 1}
-                             ).signed(users[i])
+                             ).with_minimum_fee(fee_per_byte(target.chain.consensus_params())
+                                                ).signed(users[i])
             try:
                 target.node.submit(tx)
                 nonces[i] += 1

@@ -95,6 +95,10 @@ class SqliteStore:
         row = self.conn.execute("SELECT header FROM blocks WHERE hash=?", (block_hash,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    def set_header(self, block_hash: bytes, header: bytes) -> None:
+        """Rewrite a header column from the block's own bytes (repair after outside edits)."""
+        self.conn.execute("UPDATE blocks SET header=? WHERE hash=?", (header, block_hash))
+
     def mark_invalid(self, block_hash: bytes, reason: str) -> None:
         self.conn.execute("UPDATE blocks SET invalid=? WHERE hash=?", (reason, block_hash))
 

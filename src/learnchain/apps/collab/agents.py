@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from learnchain.apps.consensus import fee_per_byte
 from learnchain.core.crypto import PrivateKey, to_checksum_address
 from learnchain.core.genesis import GenesisConfig
 from learnchain.core.types import Receipt, Transaction
@@ -64,7 +65,9 @@ class LocalChain:
     def tx(self, key: PrivateKey, app: str, method: str, args: dict[str, Any]) -> Transaction:
         nonce = self.nonces.get(key.address, 0)
         self.nonces[key.address] = nonce + 1
-        return Transaction(self.chain_id, key.address, nonce, app, method, args).signed(key)
+        rate = fee_per_byte(self.chain.consensus_params())
+        return Transaction(self.chain_id, key.address, nonce, app, method, args
+                           ).with_minimum_fee(rate).signed(key)
 
     def submit(self, key: PrivateKey, method: str, args: dict[str, Any],
                app: str = "collab") -> Transaction:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from learnchain.apps.consensus import fee_per_byte
 from learnchain.apps.wallet.rules import WalletError
 from learnchain.core.crypto import PrivateKey
 from learnchain.core.types import Transaction
@@ -54,7 +55,9 @@ class LocalChain:
     def send(self, key: PrivateKey, app: str, method: str, args: dict[str, Any]) -> bytes:
         with self.node.chain.lock:
             nonce = self.node.mempool.next_nonce(key.address)
-            tx = Transaction(self.chain_id, key.address, nonce, app, method, args).signed(key)
+            rate = fee_per_byte(self.node.chain.consensus_params())
+            tx = Transaction(self.chain_id, key.address, nonce, app, method,
+                             args).with_minimum_fee(rate).signed(key)
             self.node.submit(tx)
         return tx.hash
 
