@@ -103,7 +103,8 @@ def add(file: Path = typer.Argument(..., help="Payload: FHIR JSON or any file.")
 
 @wallet_app.command("list")
 @friendly_errors
-def list_records(layer: str = typer.Option("", "--layer", "-l", help="Only this layer."), wallet: str | None = WALLET,
+def list_records(layer: str = typer.Option("", "--layer", "-l", help="Only this layer."),
+                 wallet: str | None = WALLET,
                  node: str = NODE, key: str = KEY, datadir: Path = DATADIR_OPTION,
                  password_file: Path | None = PASSWORD, as_json: bool = JSON_OPTION) -> None:
     """Records of a wallet (metadata only: originator, CID, layer, type, versions)."""
@@ -116,7 +117,8 @@ def list_records(layer: str = typer.Option("", "--layer", "-l", help="Only this 
 
 @wallet_app.command("history")
 @friendly_errors
-def history(record: str = typer.Option(..., "--record", help="Record id (0x…)."), wallet: str | None = WALLET,
+def history(record: str = typer.Option(..., "--record", help="Record id (0x…)."),
+            wallet: str | None = WALLET,
             node: str = NODE, key: str = KEY, datadir: Path = DATADIR_OPTION,
             password_file: Path | None = PASSWORD, as_json: bool = JSON_OPTION) -> None:
     """Every version of a record: originator, CID, height, last update."""
@@ -175,7 +177,8 @@ def grant(grantee: str = typer.Option(..., help="Grantee key name or address."),
 
 @wallet_app.command("revoke")
 @friendly_errors
-def revoke(grant_id: str = typer.Option(..., "--grant", help="Grant id (0x…)."), node: str = NODE, key: str = KEY,
+def revoke(grant_id: str = typer.Option(..., "--grant", help="Grant id (0x…)."),
+           node: str = NODE, key: str = KEY,
            datadir: Path = DATADIR_OPTION, password_file: Path | None = PASSWORD,
            as_json: bool = JSON_OPTION) -> None:
     """Revoke a grant on chain and delete its fragments at every proxy."""
@@ -199,7 +202,8 @@ def access_log(wallet: str | None = WALLET, node: str = NODE, key: str = KEY,
 
 @wallet_app.command("delete")
 @friendly_errors
-def delete(record: str = typer.Option(..., "--record", help="Record id (0x…)."), wallet: str | None = WALLET,
+def delete(record: str = typer.Option(..., "--record", help="Record id (0x…)."),
+           wallet: str | None = WALLET,
            node: str = NODE, key: str = KEY, datadir: Path = DATADIR_OPTION,
            password_file: Path | None = PASSWORD, as_json: bool = JSON_OPTION) -> None:
     """Delete a record: unpinned and collected everywhere; the chain keeps hash and fact."""
@@ -212,7 +216,8 @@ def delete(record: str = typer.Option(..., "--record", help="Record id (0x…)."
 @friendly_errors
 def authorise(professional: str = typer.Option(..., help="Professional key name or address."),
               revoke_auth: bool = typer.Option(False, "--revoke",
-                                               help="Withdraw the authorisation instead."), node: str = NODE, key: str = KEY, datadir: Path = DATADIR_OPTION,
+                                               help="Withdraw the authorisation instead."),
+              node: str = NODE, key: str = KEY, datadir: Path = DATADIR_OPTION,
         password_file: Path | None = PASSWORD, as_json: bool = JSON_OPTION) -> None:
     """Institution role: vouch for a professional (needed to read identification layers)."""
     _client(node, key, datadir, password_file).authorise(_address(professional), revoke_auth)
@@ -237,7 +242,8 @@ def recover_setup(institution: str = typer.Option(..., help="KYC institution add
 @recover_app.command("start")
 @friendly_errors
 def recover_start(wallet: str = typer.Option(..., "--wallet", "-w", help="Wallet id (0x…)."),
-                  new_owner: str = typer.Option(..., help="The patient's new key address."), node: str = NODE, key: str = KEY,
+                  new_owner: str = typer.Option(..., help="The patient's new key address."),
+                  node: str = NODE, key: str = KEY,
                   datadir: Path = DATADIR_OPTION, password_file: Path | None = PASSWORD,
                   as_json: bool = JSON_OPTION) -> None:
     """Institution: after re-identifying the patient, hand the wallet to their new key."""
@@ -248,7 +254,8 @@ def recover_start(wallet: str = typer.Option(..., "--wallet", "-w", help="Wallet
 
 @recover_app.command("finish")
 @friendly_errors
-def recover_finish(wallet: str = typer.Option(..., "--wallet", "-w", help="Wallet id (0x…)."), node: str = NODE,
+def recover_finish(wallet: str = typer.Option(..., "--wallet", "-w", help="Wallet id (0x…)."),
+                   node: str = NODE,
                    key: str = KEY, datadir: Path = DATADIR_OPTION,
                    password_file: Path | None = PASSWORD, as_json: bool = JSON_OPTION) -> None:
     """New key: take over the wallet and re-wrap every record under the new key."""
@@ -263,7 +270,8 @@ def recover_finish(wallet: str = typer.Option(..., "--wallet", "-w", help="Walle
 @friendly_errors
 def proxy_serve(port: int = typer.Option(8745, help="Port on 127.0.0.1."),
                 database: Path = typer.Option(Path("proxy.sqlite"), "--db",
-                                              help="The proxy's own SQLite file (fragments)."), node: str = NODE, key: str = KEY,
+                                              help="The proxy's own SQLite file (fragments)."),
+                node: str = NODE, key: str = KEY,
         datadir: Path = DATADIR_OPTION, password_file: Path | None = PASSWORD,
         as_json: bool = JSON_OPTION) -> None:
     """Run a re-encryption proxy on 127.0.0.1:PORT backed by a node (until Ctrl-C; --json
