@@ -9,7 +9,9 @@ experiment modules on use). Results go to ``experiments/out/reproduction/<name>/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -69,7 +71,7 @@ def reproduce_command(
     _run(chosen, quick, out, workers, ray, publish, as_json)
 
 
-def _run(chosen: list, quick: bool, out: Path | None, workers: int, ray: str | None,
+def _run(chosen: list[Any], quick: bool, out: Path | None, workers: int, ray: str | None,
          publish: bool, as_json: bool) -> None:
     from rich.progress import (
         BarColumn,
@@ -92,14 +94,17 @@ def _run(chosen: list, quick: bool, out: Path | None, workers: int, ray: str | N
                   TimeElapsedColumn(), console=err_console, disable=as_json) as bar:
         overall_task = bar.add_task("experiments", total=len(chosen))
 
-        def progress(exp):  # type: ignore[no-untyped-def]
-            task = bar.add_task(f"  {exp.name}", total=None)
+        tasks: dict[str, Any] = {}
+
+        def progress(exp: Any) -> Callable[[int, int], None]:
+            task = tasks[exp.name] = bar.add_task(f"  {exp.name}", total=None)
 
             def step(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
             return step
 
-        def done(entry: dict) -> None:  # type: ignore[type-arg]
+        def done(entry: dict[str, Any]) -> None:
+            bar.update(tasks[entry["name"]], total=1, completed=1)  # also runs without steps
             bar.advance(overall_task)
             if not as_json:
                 err_console.print(f"{entry['name']}: {overall(entry)} ({entry['wall_s']:.1f} s)"

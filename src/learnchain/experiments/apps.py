@@ -49,6 +49,7 @@ def good_bad(spec: RunSpec) -> Outcome:
     good = mean_ci([r["summary"]["good_net"] / 1e6 for r in runs])
     bad = mean_ci([r["summary"]["bad_net"] / 1e6 for r in runs])
     acc = mean_ci([r["summary"]["final_accuracy_ppm"] / 1e4 for r in runs])
+    start = mean_ci([r["summary"]["initial_accuracy_ppm"] / 1e4 for r in runs])["mean"]
     plot = spec.out / "collab_good_bad_seeds.png"
     _band_plot(plot, runs, days)
     claims = [
@@ -57,10 +58,12 @@ def good_bad(spec: RunSpec) -> Outcome:
               f"{good['ci95']:.1f} coins, bad {bad['mean']:+.1f} ± {bad['ci95']:.1f} coins",
               *verdict(good["mean"] > 0 > bad["mean"], "the bad agent did not lose on average")),
         Claim(COLLAB, "the shared model stays accurate while bad data is submitted",
-              f"final accuracy {acc['mean']:.1f} ± {acc['ci95']:.1f} % (initial "
-              f"{runs[0]['summary']['initial_accuracy_ppm'] / 1e4:.1f} %)",
-              *verdict(acc["mean"] >= runs[0]["summary"]["initial_accuracy_ppm"] / 1e4 - 5,
-                       "accuracy fell more than 5 points below the initial model")),
+              f"final accuracy {acc['mean']:.1f} ± {acc['ci95']:.1f} % (initial {start:.1f} %)",
+              *verdict(acc["mean"] >= start - 5,
+                       "accuracy fell more than 5 points: the perceptron learns from every "
+                       "accepted sample, including the bad agent's flipped labels; deposits "
+                       "make it pay for them but do not block the update "
+                       "(docs/experiments/collab.md)")),
     ]
     results = {"per_seed": [r["summary"] for r in runs], "good_net_coins": good,
                "bad_net_coins": bad, "final_accuracy_pct": acc}

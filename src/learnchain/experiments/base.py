@@ -47,6 +47,14 @@ def verdict(holds: bool, why_not: str, why: str = "") -> tuple[str, str]:
     return (REPRODUCED, why) if holds else (DIFFERS, why_not)
 
 
+def sized_verdict(holds: bool, quick: bool, why_not: str, quick_why: str) -> tuple[str, str]:
+    """Like :func:`verdict`, but a failed check at the quick size is ``inconclusive`` (with
+    ``quick_why`` saying why the budget cannot decide); the measured value is still shown."""
+    if holds:
+        return REPRODUCED, ""
+    return (INCONCLUSIVE, quick_why) if quick else (DIFFERS, why_not)
+
+
 @dataclass
 class Outcome:
     """What an experiment returns: plain data (``results``), its plots, seeds and claims."""

@@ -54,7 +54,9 @@ def run_all(experiments: list[Experiment], out: Path, *, quick: bool, workers: i
               "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "wall_s": round(time.perf_counter() - t0, 1), "experiments": entries}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    slim = {**report, "experiments": [{k: v for k, v in e.items() if k != "results"}
+                                      for e in entries]}  # full results: <name>/result.json
+    (out / "report.json").write_text(json.dumps(slim, indent=1, default=str) + "\n")
     (out / "report.md").write_text(render(report, out))
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
