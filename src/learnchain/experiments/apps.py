@@ -42,7 +42,7 @@ def good_bad_job(job: tuple[int, int, str]) -> dict[str, Any]:
 
 
 def good_bad(spec: RunSpec) -> Outcome:
-    days, seeds = (3, [0, 1]) if spec.quick else (14, [0, 1, 2, 3, 4])
+    days, seeds = (5, [0, 1, 2]) if spec.quick else (14, [0, 1, 2, 3, 4])
     jobs = [(days, s, str(spec.out / f"seed{s}")) for s in seeds]
     runs = fan_out(good_bad_job, jobs, workers=spec.workers, ray_address=spec.ray,
                    progress=spec.progress)
@@ -53,11 +53,13 @@ def good_bad(spec: RunSpec) -> Outcome:
     plot = spec.out / "collab_good_bad_seeds.png"
     _band_plot(plot, runs, days)
     claims = [
-        Claim(COLLAB, "honest contributors are refunded and profit; bad contributors lose their "
-              "deposits", f"net over {len(seeds)} seeds: good {good['mean']:+.1f} ± "
+        Claim(COLLAB, "simulation: \"Honest contributors can still profit\" (and the bad agent, "
+              "which frequently adds incorrect data, loses its deposits)",
+              f"net over {len(seeds)} seeds: good {good['mean']:+.1f} ± "
               f"{good['ci95']:.1f} coins, bad {bad['mean']:+.1f} ± {bad['ci95']:.1f} coins",
               *verdict(good["mean"] > 0 > bad["mean"], "the bad agent did not lose on average")),
-        Claim(COLLAB, "the shared model stays accurate while bad data is submitted",
+        Claim(COLLAB, "simulation: \"The model can still maintain accuracy\" (within 5 points "
+              "of the initial model, our reading)",
               f"final accuracy {acc['mean']:.1f} ± {acc['ci95']:.1f} % (initial {start:.1f} %)",
               *verdict(acc["mean"] >= start - 5,
                        "accuracy fell more than 5 points: the perceptron learns from every "
@@ -130,7 +132,7 @@ def crowd_job(job: tuple[int, int, str]) -> dict[str, Any]:
 
 
 def crowd(spec: RunSpec) -> Outcome:
-    tasks, seeds = (8, [7, 8]) if spec.quick else (30, [7, 8, 9])
+    tasks, seeds = (8, [7, 8, 9]) if spec.quick else (30, [7, 8, 9, 10, 11])
     jobs = [(tasks, s, str(spec.out / f"seed{s}")) for s in seeds]
     runs = fan_out(crowd_job, jobs, workers=spec.workers, ray_address=spec.ray,
                    progress=spec.progress)

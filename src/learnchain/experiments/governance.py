@@ -75,7 +75,8 @@ def calculus_sweep(spec: RunSpec) -> Outcome:
                              "variant of Figure 12 (mining-calculus.md §7) that bounds failure "
                              "differently; the paper's own Figure 21 (entry `calculus`) "
                              "reproduces Tables 2-3"))]
-    return Outcome({k: v for k, v in results.items() if k != "files"}, claims, [],
+    kept = ("published_grid", "c2_feasibility_boundary", "timings")  # all: <out>/results.json
+    return Outcome({k: results[k] for k in kept if k in results}, claims, [],
                    {"quick": spec.quick}, list(results.get("files", [])),
                    {"feasible_cells": f"{feasible}/{len(grid)}"})
 

@@ -47,13 +47,13 @@ _add("rlpow-dqn-quality", "Our DQN against Stable-Baselines3", "project",
      "sim/rlpow_experiments.py", "rlpow:dqn_quality", "600 env steps, no solve test",
      "20,000 env steps, 3 solve seeds")
 _add("collab-good-bad", "Good vs bad agent under deposit, refund and take", "004",
-     "apps/collab/experiments.py", "apps:good_bad", "3 days, seeds 0-1 (fanned out)",
+     "apps/collab/experiments.py", "apps:good_bad", "5 days, seeds 0-2 (fanned out)",
      "14 days, seeds 0-4 (fanned out)")
 _add("collab-market", "Prediction market with 3 good and 2 bad agents", "004",
      "apps/collab/experiments.py", "apps:collab_market", "full size (seconds)", "seed 0")
 _add("crowd", "Mixed worker populations over many crowd tasks", "003",
-     "apps/crowd/experiments.py", "apps:crowd", "8 tasks, seeds 7-8 (fanned out)",
-     "30 tasks, seeds 7-9 (fanned out)")
+     "apps/crowd/experiments.py", "apps:crowd", "8 tasks, seeds 7-9 (fanned out)",
+     "30 tasks, seeds 7-11 (fanned out)")
 _add("market", "Stackelberg compute market under scarcity and for miners", "001",
      "apps/market/experiments.py", "apps:market", "full size (seconds)", "both scenarios")
 _add("calculus", "Whitepaper §9: every numeric claim through Figure 21", "002",
