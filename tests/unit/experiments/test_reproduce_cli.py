@@ -49,3 +49,18 @@ def test_reproduce_rejects_unknown_names_and_missing_selection(tmp_path):
     listed = runner.invoke(app, ["reproduce", "--list", "--json"])
     assert listed.exit_code == 0
     assert "governance-engine" in {r["name"] for r in json.loads(listed.stdout)}
+
+
+def test_publish_writes_docs_reproduction_with_working_plot_links(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["reproduce", "collab-market", "--quick", "--publish",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "docs" / "reproduction.md").read_text()
+    assert "| collab-market | 004 |" in report
+    links = [line[line.index("](") + 2:-1] for line in report.splitlines()
+             if line.startswith("![")]
+    assert links and all((tmp_path / "docs" / link).is_file() for link in links)
+    saved = json.loads((tmp_path / "docs/experiments/reproduction/collab-market/result.json")
+                       .read_text())
+    assert saved["seeds"] == [0] and saved["claims"][0]["verdict"] == "reproduced"
