@@ -37,6 +37,7 @@ from learnchain.cli.governance import governance_app
 from learnchain.cli.keys import keys_app
 from learnchain.cli.market import market_app
 from learnchain.cli.node import node_app
+from learnchain.cli.reproduce import reproduce_command
 from learnchain.cli.rlpow import rlpow_app
 from learnchain.cli.sim import sim_app
 from learnchain.cli.tx import tx_app
@@ -58,6 +59,7 @@ app.add_typer(crowd_app, name="crowd")
 app.command("worker")(worker_command)
 app.add_typer(governance_app, name="governance")
 app.add_typer(wallet_app, name="wallet")
+app.command("reproduce")(reproduce_command)
 
 
 def _version(value: bool) -> None:
