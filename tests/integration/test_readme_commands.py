@@ -1,7 +1,7 @@
 """Every `learnchain` command in README.md, run as written (plus `--json`) and its output
 parsed as JSON; the README's Python client example too.
 
-In the suite the long rlpow/experiment commands are skipped (see LONG); CI runs them all:
+In the suite the long rlpow/experiment commands are skipped (see LONG); run them all with:
 
     PYTHONPATH=src python tests/integration/test_readme_commands.py --all
 
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 PREFIX = ".venv/bin/learnchain "
 LONG = ("--engine rlpow", "devnet/node1", "rlpow experiment", "collab experiment",
-        "sim run experiments/sim/partition")
+        "sim run experiments/sim/partition", "governance experiment", "crowd experiment")
 
 pytestmark = pytest.mark.network
 
