@@ -9,6 +9,7 @@ old head stays, and nothing partial is ever stored.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -19,11 +20,15 @@ from typing import Any
 
 from learnchain.apps.base import App, BlockInfo
 from learnchain.consensus.base import BlockMetrics, ConsensusEngine, ConsensusParams, fork_rule
+from learnchain.core.bounds import BlockBudget
 from learnchain.core.encoding import decode, encode, encode_list_of_encoded
 from learnchain.core.errors import (
+    BeyondFinality,
     DataUnavailable,
     EncodingError,
+    FutureBlock,
     InvalidBlock,
+    InvalidCheckpoint,
     InvalidTransaction,
     StoreError,
 )
@@ -34,6 +39,7 @@ from learnchain.core.execution import (
     recover_senders,
     recover_senders_lazy,
 )
+from learnchain.core.finality import Checkpoint, Split, validate_checkpoint
 from learnchain.core.genesis import GenesisConfig
 from learnchain.core.merkle import EMPTY_ROOT, merkle_root
 from learnchain.core.state import Journal, StateView, WorldState, state_root
@@ -47,9 +53,15 @@ from learnchain.core.types import (
 )
 from learnchain.storage.sqlite_store import SqliteStore
 
+log = logging.getLogger("learnchain.chain")
+
 ZERO_ADDRESS = bytes(20)
 MAX_ORPHANS = 512
+MAX_ORPHAN_BYTES = 32 * 1024 * 1024
+MAX_SIDE_BLOCKS = 4096
+MAX_SIDE_BYTES = 256 * 1024 * 1024
 MAX_INVALID_REMEMBERED = 10_000
+PARAMS_CACHE = 4096
 
 
 class AddStatus(StrEnum):
@@ -86,6 +98,9 @@ class Chain:
         self.lock = threading.RLock()
         self.sig_cache = SignatureCache()
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
+        self.orphan_budget = BlockBudget(MAX_ORPHANS, MAX_ORPHAN_BYTES)
+        self.side = BlockBudget(MAX_SIDE_BLOCKS, MAX_SIDE_BYTES)
+        self._params_at: OrderedDict[bytes, ConsensusParams] = OrderedDict()
         self.invalid: OrderedDict[bytes, str] = OrderedDict()
         self.listeners: list[Callable[[Block], None]] = []
         engine.attach(self)
@@ -145,6 +160,13 @@ class Chain:
             self._check_stateless(head, check_time=False)
         self.head = head.header
         self.head_metrics = self._metrics(head_hash)
+        for block_hash, height, size in self.store.side_blocks():
+            self.side.add(block_hash, height, size)
+        stored_checkpoint = self.store.get_meta("checkpoint")
+        self.checkpoint = (None if stored_checkpoint is None
+                           else Checkpoint.from_plain(decode(stored_checkpoint)))
+        stored_split = self.store.get_meta("split")
+        self.split = None if stored_split is None else Split.from_bytes(stored_split)
 
     # ----- reading -----------------------------------------------------------------------
 
@@ -236,26 +258,35 @@ class Chain:
             raise InvalidBlock(f"block was already rejected: {self.invalid[block_hash]}")
         if self.has_block(block_hash):
             return AddResult(AddStatus.DUPLICATE, block_hash)
-        self._check_stateless(block, check_time=True)
+        self._check_stateless(block, check_time=False)
         if block.parent in self.invalid:
             self._remember_invalid(block_hash, "its parent is invalid")
             raise InvalidBlock("block builds on an invalid parent")
         parent = self.store.get_block(block.parent)
         if parent is None:
+            # No parent, so no parameters at the parent: the head's are the best bound.
+            self._check_governed(block, self.consensus_params())
+            self._check_time(block)
             self._add_orphan(block)
             return AddResult(AddStatus.ORPHAN, block_hash)
         parent_header = self._load_header(block.parent)
         assert parent_header is not None
         self._check_against_parent(block.header, parent_header)
+        self._check_governed(block, self._params_for_child_of(parent_header))
+        self._check_time(block)
+        fork_height = self._fork_height(parent_header)
+        forced, deep_ok = self._check_finality(block, fork_height)
         metrics = BlockMetrics.from_plain(decode(parent.metrics)).child(
             self.engine.work(block.header), self.engine.fork_reward(block.header))
-        if self.fork_key(metrics) <= self.fork_key(self.head_metrics):
+        if not forced and self.fork_key(metrics) <= self.fork_key(self.head_metrics):
             with self.store.transaction():
                 self.store.put_block(block_hash, block.parent, block.height,
                                      block.header.encoded, block.encoded,
                                      encode(metrics.to_plain()))
+            self.side.add(block_hash, block.height, len(block.encoded))
+            self._prune_side()
             return AddResult(AddStatus.STORED, block_hash)
-        return self._reorg_to(block, metrics)
+        return self._reorg_to(block, metrics, allow_deep=deep_ok)
 
     def _check_stateless(self, block: Block, *, check_time: bool) -> None:
         header = block.header
@@ -269,10 +300,120 @@ class Chain:
             raise InvalidBlock("a second genesis block cannot be imported")
         if block.computed_tx_root() != header.tx_root:
             raise InvalidBlock("wrong tx root: the header does not commit to these transactions")
-        if check_time and header.timestamp_ms > self.clock() + g.max_future_ms:
-            raise InvalidBlock(f"timestamp is more than {g.max_future_ms} ms in the future")
         block.verify_signature()
         self.engine.check_header(header)
+        if check_time:
+            self._check_time(block)
+
+    def _check_time(self, block: Block) -> None:
+        limit = self.genesis_config.max_future_ms
+        if block.header.timestamp_ms > self.clock() + limit:
+            raise FutureBlock(f"timestamp is more than {limit} ms in the future")
+
+    def _check_governed(self, block: Block, cp: ConsensusParams) -> None:
+        """Declared work and proposer against governance, before anything is stored: a key
+        that is not an active miner, or a header declaring less work than governance requires,
+        must not cost this node disk, memory or relay bandwidth."""
+        self.engine.check_governed(block.header, cp)
+
+    def _params_for_child_of(self, parent: BlockHeader) -> ConsensusParams:
+        """Consensus parameters in force for a child of `parent`: exact when this node has
+        executed `parent` (head or a remembered block), else those at its nearest executed
+        ancestor (the fork point of a side branch), else the head's: the best available bound
+        without executing the side branch."""
+        if parent.hash == self.head.hash:
+            return self.consensus_params()
+        cursor: BlockHeader | None = parent
+        for _ in range(self.genesis_config.max_reorg_depth + 1):
+            if cursor is None:
+                break
+            known = self._params_at.get(cursor.hash)
+            if known is not None:
+                return known
+            cursor = self._load_header(cursor.parent)
+        return self.consensus_params()
+
+    def _fork_height(self, parent: BlockHeader) -> int:
+        """Height of the nearest canonical ancestor of (or at) `parent`."""
+        cursor = parent
+        while self.store.canonical_hash(cursor.height) != cursor.hash:
+            above = self._load_header(cursor.parent)
+            if above is None:
+                raise InvalidBlock("branch does not reach a stored ancestor")
+            cursor = above
+        return cursor.height
+
+    def _ancestor_hash(self, block: Block, height: int) -> bytes | None:
+        if block.height == height:
+            return block.hash
+        cursor = self._load_header(block.parent)
+        while cursor is not None and cursor.height > height:
+            cursor = self._load_header(cursor.parent)
+        return None if cursor is None else cursor.hash
+
+    def _checkpoint_conflicts(self, fork_height: int) -> bool:
+        """True when a checkpoint above `fork_height` is not on this node's canonical chain,
+        so the canonical chain from the fork on is doomed and may be undone past the bound."""
+        cp = self.checkpoint
+        return (cp is not None and fork_height < cp.height
+                and self.store.canonical_hash(cp.height) != cp.hash)
+
+    def _check_finality(self, block: Block, fork_height: int) -> tuple[bool, bool]:
+        """(switch regardless of fork choice, may undo more than the bound) for a block whose
+        branch leaves the canonical chain at `fork_height`; raises BeyondFinality."""
+        cp = self.checkpoint
+        conflicts = self._checkpoint_conflicts(fork_height)
+        if cp is not None and fork_height < cp.height <= block.height:
+            if self._ancestor_hash(block, cp.height) != cp.hash:
+                raise BeyondFinality(f"block is on a branch that excludes the checkpoint at "
+                                     f"height {cp.height}")
+            if conflicts:
+                return True, True
+        depth = self.head.height - fork_height
+        bound = self.genesis_config.max_reorg_depth
+        if depth > bound and not conflicts:
+            self._record_split(block, fork_height, depth)
+            raise BeyondFinality(f"switching to this branch would undo {depth} blocks; the "
+                                 f"finality bound is {bound}")
+        return False, conflicts
+
+    def _record_split(self, block: Block, fork_height: int, depth: int) -> None:
+        split = Split(fork_height, block.hash, block.height, depth,
+                      self.genesis_config.max_reorg_depth, self.clock())
+        first = self.split is None or self.split.fork_height != fork_height
+        self.split = split
+        self.store.set_meta("split", encode(split.to_plain()))
+        if first:
+            log.warning(split.describe())
+
+    def accept_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        """Adopt a controller-signed checkpoint; False when it is the one already held.
+
+        Raises InvalidCheckpoint. Switching to the checkpointed branch happens as its blocks
+        arrive (they may undo more than the finality bound).
+        """
+        with self.lock:
+            validate_checkpoint(checkpoint, self.genesis_config.chain_id,
+                                self.consensus_params().controller)
+            if self.checkpoint == checkpoint:
+                return False
+            if self.checkpoint is not None and checkpoint.height < self.checkpoint.height:
+                raise InvalidCheckpoint(f"a checkpoint at height {self.checkpoint.height} is "
+                                        "already in force; checkpoints only move forward")
+            self.checkpoint = checkpoint
+            self.store.set_meta("checkpoint", encode(checkpoint.to_plain()))
+            log.warning("checkpoint accepted: block 0x%s at height %d is final",
+                        checkpoint.hash.hex()[:16], checkpoint.height)
+            self._clear_split_if_resolved()
+            return True
+
+    def _clear_split_if_resolved(self) -> None:
+        cp = self.checkpoint
+        if self.split is not None and cp is not None \
+                and self.store.canonical_hash(cp.height) == cp.hash:
+            self.split = None
+            self.store.delete_meta("split")
+            log.warning("chain split resolved by the checkpoint at height %d", cp.height)
 
     def _check_against_parent(self, header: BlockHeader, parent: BlockHeader) -> None:
         if header.height != parent.height + 1:
@@ -283,8 +424,30 @@ class Chain:
 
     def _add_orphan(self, block: Block) -> None:
         self.orphans[block.hash] = block
-        while len(self.orphans) > MAX_ORPHANS:
-            self.orphans.popitem(last=False)
+        self.orphan_budget.add(block.hash, block.height, len(block.encoded))
+        while self.orphan_budget.over():
+            oldest, _ = self.orphans.popitem(last=False)
+            self.orphan_budget.discard(oldest)
+
+    def _prune_side(self) -> None:
+        """Drop side blocks that can never become canonical (below the finality bound, unless
+        a checkpoint still has to be reached), then the oldest while over the caps."""
+        floor = self.head.height - self.genesis_config.max_reorg_depth
+        cp = self.checkpoint
+        doomed = cp is not None and self.store.canonical_hash(cp.height) != cp.hash
+        stale = [] if doomed else self.side.at_or_below(floor)
+        while self.side.over():
+            stale.append(self.side.oldest())
+            self.side.discard(stale[-1])
+        if not stale:
+            return
+        with self.store.transaction():
+            stack = list(stale)
+            while stack:
+                current = stack.pop()  # side blocks and their children are never canonical
+                self.side.discard(current)
+                stack.extend(self.store.children(current))
+                self.store.delete_side_block(current)
 
     def _adopt_orphans(self, parent_hash: bytes) -> None:
         ready = [parent_hash]
@@ -293,6 +456,7 @@ class Chain:
             children = [b for b in self.orphans.values() if b.parent == current]
             for child in children:
                 del self.orphans[child.hash]
+                self.orphan_budget.discard(child.hash)
                 try:
                     self._add_one(child)
                     ready.append(child.hash)
@@ -323,12 +487,13 @@ class Chain:
         branch.reverse()
         return branch, branch[0].height - 1
 
-    def _reorg_to(self, block: Block, metrics: BlockMetrics) -> AddResult:
+    def _reorg_to(self, block: Block, metrics: BlockMetrics, *,
+                  allow_deep: bool = False) -> AddResult:
         branch, fork_height = self._branch_to(block)
         depth = self.head.height - fork_height
-        if depth > self.genesis_config.max_reorg_depth:
-            raise InvalidBlock(f"switching to this branch would undo {depth} blocks; the "
-                               f"finality bound is {self.genesis_config.max_reorg_depth}")
+        if depth > self.genesis_config.max_reorg_depth and not allow_deep:
+            raise BeyondFinality(f"switching to this branch would undo {depth} blocks; the "
+                                 f"finality bound is {self.genesis_config.max_reorg_depth}")
         old_head, old_metrics = self.head, self.head_metrics
         undone: list[tuple[Block, Journal]] = []
         applied: list[Journal] = []
@@ -364,6 +529,15 @@ class Chain:
                 self.state.apply(journal.writes)
             self.head, self.head_metrics = old_head, old_metrics
             raise
+        for branch_block in branch:
+            self.side.discard(branch_block.hash)
+        for undone_block, _ in undone:
+            self.side.add(undone_block.hash, undone_block.height, len(undone_block.encoded))
+        if allow_deep and depth > self.genesis_config.max_reorg_depth:
+            log.warning("reorganised %d blocks past the finality bound onto the checkpointed "
+                        "branch", depth)
+            self._clear_split_if_resolved()
+        self._prune_side()
         return AddResult(AddStatus.NEW_HEAD, block.hash, depth, tuple(b.hash for b in branch),
                          tuple(b for b, _ in undone))
 
@@ -376,6 +550,7 @@ class Chain:
                 current = stack.pop()
                 if remember:
                     self._remember_invalid(current, reason)
+                self.side.discard(current)
                 stack.extend(self.store.children(current))
                 self.store.delete_block(current)
 
@@ -409,6 +584,9 @@ class Chain:
         """Fully validate `block` on the current state (which must be its parent's)."""
         header = block.header
         cp = self.consensus_params()
+        self._params_at[parent.hash] = cp
+        if len(self._params_at) > PARAMS_CACHE:
+            self._params_at.popitem(last=False)
         if not self.engine.can_propose(header.proposer, cp):
             raise InvalidBlock(f"proposer 0x{header.proposer.hex()} is not an active miner")
         self.engine.verify(block, parent, cp)
