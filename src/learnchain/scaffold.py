@@ -25,8 +25,13 @@ class InitResult:
 
 def init_datadir(datadir: Path, *, difficulty: int = 14, port: int = 8645,
                  password: str = DEV_PASSWORD, light_kdf: bool = False,
-                 force: bool = False, block_interval_ms: int = 1000) -> InitResult:
-    """A single-node governed-PoW chain whose node key is member, miner and controller."""
+                 force: bool = False, block_interval_ms: int = 1000,
+                 open_peers: bool = False) -> InitResult:
+    """A single-node governed-PoW chain whose node key is member, miner and controller.
+
+    Its peer list is permissioned: genesis names the node key in `permissioned_nodes` and
+    node.toml says `peers = "permissioned"`; `open_peers` writes `peers = "open"` instead.
+    """
     datadir = Path(datadir)
     if (datadir / "node.toml").exists() and not force:
         raise ConfigError(f"{datadir} is already initialised; pass --force to overwrite "
@@ -46,6 +51,7 @@ def init_datadir(datadir: Path, *, difficulty: int = 14, port: int = 8645,
     node = to_checksum_address(node_key.address)
     genesis = GenesisConfig(
         timestamp_ms=wall_genesis_time(),
+        permissioned_nodes=[node],
         extra_apps=["collab"],
         apps={
             "bank": {"allocations": {node: DEV_ALLOCATION, **{
@@ -58,5 +64,6 @@ def init_datadir(datadir: Path, *, difficulty: int = 14, port: int = 8645,
     genesis.save(datadir / "genesis.json")
     config = NodeConfig(datadir=datadir, api=ApiConfig(port=port))
     config.mining.min_block_interval_ms = block_interval_ms
+    config.p2p.peers = "open" if open_peers else "permissioned"
     (datadir / "node.toml").write_text(config.to_toml())
     return InitResult(datadir, node_key.address, accounts, genesis)

@@ -24,6 +24,7 @@ from learnchain.cli.common import (
     read_password,
 )
 from learnchain.cli.devnet import devnet_app
+from learnchain.cli.finality import finality_app, split_line
 from learnchain.cli.rlpow import rlpow_app
 from learnchain.cli.sim import sim_app
 from learnchain.config import NodeConfig
@@ -56,6 +57,7 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(collab_app, name="collab")
 app.add_typer(rlpow_app, name="rlpow")
+app.add_typer(finality_app, name="finality")
 
 
 def _open(datadir: Path) -> tuple[NodeConfig, Chain]:
@@ -264,6 +266,9 @@ def chain_show(datadir: Path = DATADIR_OPTION,
         for block in blocks:
             table.add_row(*_block_row(block))
     console.print(table)
+    split = split_line(chain)
+    if split is not None:
+        console.print(f"[bold red]{split}[/]")
 
 
 @chain_app.command("policy")
@@ -314,10 +319,14 @@ def chain_head(datadir: Path = DATADIR_OPTION, as_json: bool = JSON_OPTION) -> N
     head = chain.get_block(chain.head_hash)
     assert head is not None
     out = block_json(head)
+    if chain.split is not None:
+        out["split"] = chain.split.to_json()
     if as_json:
         emit_json(out)
     else:
         console.print(f"height {out['height']}  hash {out['hash']}  txs {out['tx_count']}")
+        if chain.split is not None:
+            console.print(f"[bold red]{chain.split.describe()}[/]")
 
 
 @chain_app.command("block")

@@ -351,31 +351,29 @@ class Chain:
             cursor = self._load_header(cursor.parent)
         return None if cursor is None else cursor.hash
 
-    def _checkpoint_conflicts(self, fork_height: int) -> bool:
-        """True when a checkpoint above `fork_height` is not on this node's canonical chain,
-        so the canonical chain from the fork on is doomed and may be undone past the bound."""
-        cp = self.checkpoint
-        return (cp is not None and fork_height < cp.height
-                and self.store.canonical_hash(cp.height) != cp.hash)
-
     def _check_finality(self, block: Block, fork_height: int) -> tuple[bool, bool]:
         """(switch regardless of fork choice, may undo more than the bound) for a block whose
-        branch leaves the canonical chain at `fork_height`; raises BeyondFinality."""
+        branch leaves the canonical chain at `fork_height`; raises BeyondFinality (a split or
+        a branch a checkpoint excludes: never a verdict on the sender)."""
         cp = self.checkpoint
-        conflicts = self._checkpoint_conflicts(fork_height)
-        if cp is not None and fork_height < cp.height <= block.height:
-            if self._ancestor_hash(block, cp.height) != cp.hash:
+        if cp is not None and fork_height < cp.height:
+            ours = self.store.canonical_hash(cp.height) == cp.hash
+            if ours:
                 raise BeyondFinality(f"block is on a branch that excludes the checkpoint at "
                                      f"height {cp.height}")
-            if conflicts:
+            if block.height >= cp.height:
+                if self._ancestor_hash(block, cp.height) != cp.hash:
+                    raise BeyondFinality(f"block is on a branch that excludes the checkpoint "
+                                         f"at height {cp.height}")
                 return True, True
+            return False, True  # may lead to the checkpoint, which our chain does not
         depth = self.head.height - fork_height
         bound = self.genesis_config.max_reorg_depth
-        if depth > bound and not conflicts:
+        if depth > bound:
             self._record_split(block, fork_height, depth)
             raise BeyondFinality(f"switching to this branch would undo {depth} blocks; the "
                                  f"finality bound is {bound}")
-        return False, conflicts
+        return False, False
 
     def _record_split(self, block: Block, fork_height: int, depth: int) -> None:
         split = Split(fork_height, block.hash, block.height, depth,
@@ -536,7 +534,7 @@ class Chain:
         if allow_deep and depth > self.genesis_config.max_reorg_depth:
             log.warning("reorganised %d blocks past the finality bound onto the checkpointed "
                         "branch", depth)
-            self._clear_split_if_resolved()
+        self._clear_split_if_resolved()
         self._prune_side()
         return AddResult(AddStatus.NEW_HEAD, block.hash, depth, tuple(b.hash for b in branch),
                          tuple(b for b, _ in undone))

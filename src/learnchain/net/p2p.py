@@ -142,7 +142,7 @@ class P2PNode:
     def __init__(self, node: Node, key: PrivateKey, transport: Transport, my_addr: str, *,
                  allowed_nodes: set[bytes] | None = None, max_peers: int = 16,
                  rate_per_s: int = 2000, burst: int = 4000, ban_ms: int = 600_000,
-                 sync_timeout_ms: int = 15_000) -> None:
+                 sync_timeout_ms: int = 15_000, admit_members: bool = False) -> None:
         self.node = node
         self.chain = node.chain
         self.key = key
@@ -153,6 +153,7 @@ class P2PNode:
         self.transport = transport
         self.my_addr = my_addr
         self.allowed_nodes = allowed_nodes
+        self.admit_members = admit_members
         self.max_peers = max_peers
         self.rate_per_s, self.burst = rate_per_s, burst
         self.ban_ms = ban_ms
@@ -292,7 +293,8 @@ class P2PNode:
     def _check_admission(self, node_id: bytes) -> None:
         if node_id == self.node_id:
             raise ProtocolError("connected to itself")
-        if self.allowed_nodes is not None and node_id not in self.allowed_nodes:
+        if self.allowed_nodes is not None and node_id not in self.allowed_nodes and not (
+                self.admit_members and node_id in self.chain.query("identity", "members", {})):
             raise ProtocolError(f"node 0x{node_id.hex()} is not a registered consortium node")
         if node_id in self.banned:
             raise ProtocolError("this node is banned for misbehaving; try again later")
@@ -396,6 +398,8 @@ class P2PNode:
 
     def _on_status(self, peer: Peer, msg: m.Status) -> list[tuple[str, dict[str, Any]]]:
         peer.height, peer.head = msg.height, msg.head
+        if peer.diverged and self.chain.has_block(msg.head):
+            peer.diverged = False  # it has come over to a branch we hold
         return self._maybe_sync(peer)
 
     def _maybe_sync(self, peer: Peer, force: bool = False) -> list[tuple[str, dict[str, Any]]]:
