@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Peer-protocol fuzzing: 10^6 hostile inputs (FUZZ_COUNT to change), 0 undocumented exceptions.
+FUZZ_COUNT ?= 1000000
+fuzz: $(STAMP)
+	$(PY) tools/fuzz_peer.py --count $(FUZZ_COUNT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -12,7 +12,7 @@ from __future__ import annotations
 import coincurve
 
 from learnchain.core.crypto import PrivateKey
-from learnchain.net.p2p import MAX_PENDING
+from learnchain.net.handshake import MAX_PENDING
 from learnchain.net.protocol import encode_handshake, new_nonce
 from learnchain.sim.network import LinkModel, SimNetwork, sim_genesis
 
