@@ -78,12 +78,15 @@ def init(datadir: Path = DATADIR_OPTION,
          block_interval_ms: int = typer.Option(1000, help="Minimum time between own blocks."),
          fast_kdf: bool = typer.Option(False, hidden=True,
                                        help="Weak keystore KDF, for tests only."),
+         open_peers: bool = typer.Option(False, help="Admit any peer key (default: only "
+                                                     "consortium node keys)."),
          as_json: bool = JSON_OPTION) -> None:
     """Create genesis, node config and dev keys (node, alice, bob) with working defaults."""
     from learnchain.scaffold import init_datadir
 
     result = init_datadir(datadir, difficulty=difficulty, port=port, force=force,
-                          light_kdf=fast_kdf, block_interval_ms=block_interval_ms)
+                          light_kdf=fast_kdf, block_interval_ms=block_interval_ms,
+                          open_peers=open_peers)
     summary = {"datadir": str(datadir), "node": to_checksum_address(result.node_address),
                "accounts": {n: to_checksum_address(a) for n, a in result.accounts.items()},
                "genesis": "0x" + result.genesis.hash.hex()}
