@@ -28,7 +28,6 @@ from learnchain.core.errors import (
     EncodingError,
     FutureBlock,
     InvalidBlock,
-    InvalidCheckpoint,
     InvalidTransaction,
     StoreError,
 )
@@ -39,7 +38,7 @@ from learnchain.core.execution import (
     recover_senders,
     recover_senders_lazy,
 )
-from learnchain.core.finality import Checkpoint, Split, validate_checkpoint
+from learnchain.core.finality import Checkpoint, FinalityRules, Split
 from learnchain.core.genesis import GenesisConfig
 from learnchain.core.merkle import EMPTY_ROOT, merkle_root
 from learnchain.core.state import Journal, StateView, WorldState, state_root
@@ -84,7 +83,7 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Chain:
+class Chain(FinalityRules):
     """One chain's block tree and head state, persisted in a SqliteStore."""
 
     def __init__(self, store: SqliteStore, genesis: GenesisConfig, apps: dict[str, App],
@@ -101,6 +100,7 @@ class Chain:
         self.orphan_budget = BlockBudget(MAX_ORPHANS, MAX_ORPHAN_BYTES)
         self.side = BlockBudget(MAX_SIDE_BLOCKS, MAX_SIDE_BYTES)
         self._params_at: OrderedDict[bytes, ConsensusParams] = OrderedDict()
+        self._fork_of: dict[bytes, int] = {}  # side block → fork height, until the next reorg
         self.invalid: OrderedDict[bytes, str] = OrderedDict()
         self.listeners: list[Callable[[Block], None]] = []
         engine.attach(self)
@@ -272,7 +272,8 @@ class Chain:
         parent_header = self._load_header(block.parent)
         assert parent_header is not None
         self._check_against_parent(block.header, parent_header)
-        self._check_governed(block, self._params_for_child_of(parent_header))
+        governing = self._params_for_child_of(parent_header)
+        self._check_governed(block, governing)
         self._check_time(block)
         fork_height = self._fork_height(parent_header)
         forced, deep_ok = self._check_finality(block, fork_height)
@@ -284,6 +285,11 @@ class Chain:
                                      block.header.encoded, block.encoded,
                                      encode(metrics.to_plain()))
             self.side.add(block_hash, block.height, len(block.encoded))
+            if len(self._fork_of) < 2 * MAX_SIDE_BLOCKS:
+                self._fork_of[block_hash] = fork_height
+            self._params_at.setdefault(block_hash, governing)  # the bound for its children
+            if len(self._params_at) > PARAMS_CACHE:
+                self._params_at.popitem(last=False)
             self._prune_side()
             return AddResult(AddStatus.STORED, block_hash)
         return self._reorg_to(block, metrics, allow_deep=deep_ok)
@@ -334,84 +340,18 @@ class Chain:
         return self.consensus_params()
 
     def _fork_height(self, parent: BlockHeader) -> int:
-        """Height of the nearest canonical ancestor of (or at) `parent`."""
+        """Height of the nearest canonical ancestor of (or at) `parent` (remembered per side
+        block, so a long side branch costs one step per block, not one walk per block)."""
         cursor = parent
         while self.store.canonical_hash(cursor.height) != cursor.hash:
+            known = self._fork_of.get(cursor.hash)
+            if known is not None:
+                return known
             above = self._load_header(cursor.parent)
             if above is None:
                 raise InvalidBlock("branch does not reach a stored ancestor")
             cursor = above
         return cursor.height
-
-    def _ancestor_hash(self, block: Block, height: int) -> bytes | None:
-        if block.height == height:
-            return block.hash
-        cursor = self._load_header(block.parent)
-        while cursor is not None and cursor.height > height:
-            cursor = self._load_header(cursor.parent)
-        return None if cursor is None else cursor.hash
-
-    def _check_finality(self, block: Block, fork_height: int) -> tuple[bool, bool]:
-        """(switch regardless of fork choice, may undo more than the bound) for a block whose
-        branch leaves the canonical chain at `fork_height`; raises BeyondFinality (a split or
-        a branch a checkpoint excludes: never a verdict on the sender)."""
-        cp = self.checkpoint
-        if cp is not None and fork_height < cp.height:
-            ours = self.store.canonical_hash(cp.height) == cp.hash
-            if ours:
-                raise BeyondFinality(f"block is on a branch that excludes the checkpoint at "
-                                     f"height {cp.height}")
-            if block.height >= cp.height:
-                if self._ancestor_hash(block, cp.height) != cp.hash:
-                    raise BeyondFinality(f"block is on a branch that excludes the checkpoint "
-                                         f"at height {cp.height}")
-                return True, True
-            return False, True  # may lead to the checkpoint, which our chain does not
-        depth = self.head.height - fork_height
-        bound = self.genesis_config.max_reorg_depth
-        if depth > bound:
-            self._record_split(block, fork_height, depth)
-            raise BeyondFinality(f"switching to this branch would undo {depth} blocks; the "
-                                 f"finality bound is {bound}")
-        return False, False
-
-    def _record_split(self, block: Block, fork_height: int, depth: int) -> None:
-        split = Split(fork_height, block.hash, block.height, depth,
-                      self.genesis_config.max_reorg_depth, self.clock())
-        first = self.split is None or self.split.fork_height != fork_height
-        self.split = split
-        self.store.set_meta("split", encode(split.to_plain()))
-        if first:
-            log.warning(split.describe())
-
-    def accept_checkpoint(self, checkpoint: Checkpoint) -> bool:
-        """Adopt a controller-signed checkpoint; False when it is the one already held.
-
-        Raises InvalidCheckpoint. Switching to the checkpointed branch happens as its blocks
-        arrive (they may undo more than the finality bound).
-        """
-        with self.lock:
-            validate_checkpoint(checkpoint, self.genesis_config.chain_id,
-                                self.consensus_params().controller)
-            if self.checkpoint == checkpoint:
-                return False
-            if self.checkpoint is not None and checkpoint.height < self.checkpoint.height:
-                raise InvalidCheckpoint(f"a checkpoint at height {self.checkpoint.height} is "
-                                        "already in force; checkpoints only move forward")
-            self.checkpoint = checkpoint
-            self.store.set_meta("checkpoint", encode(checkpoint.to_plain()))
-            log.warning("checkpoint accepted: block 0x%s at height %d is final",
-                        checkpoint.hash.hex()[:16], checkpoint.height)
-            self._clear_split_if_resolved()
-            return True
-
-    def _clear_split_if_resolved(self) -> None:
-        cp = self.checkpoint
-        if self.split is not None and cp is not None \
-                and self.store.canonical_hash(cp.height) == cp.hash:
-            self.split = None
-            self.store.delete_meta("split")
-            log.warning("chain split resolved by the checkpoint at height %d", cp.height)
 
     def _check_against_parent(self, header: BlockHeader, parent: BlockHeader) -> None:
         if header.height != parent.height + 1:
@@ -527,6 +467,8 @@ class Chain:
                 self.state.apply(journal.writes)
             self.head, self.head_metrics = old_head, old_metrics
             raise
+        if depth:
+            self._fork_of.clear()
         for branch_block in branch:
             self.side.discard(branch_block.hash)
         for undone_block, _ in undone:

@@ -11,12 +11,29 @@ that block as final-excluded and may reorganise past the bound onto the checkpoi
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from learnchain.core.crypto import PrivateKey, recover_address
 from learnchain.core.encoding import decode, encode
-from learnchain.core.errors import EncodingError, InvalidCheckpoint, InvalidTransaction
+from learnchain.core.errors import (
+    BeyondFinality,
+    EncodingError,
+    InvalidCheckpoint,
+    InvalidTransaction,
+)
+
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+
+    from learnchain.consensus.base import ConsensusParams
+    from learnchain.core.genesis import GenesisConfig
+    from learnchain.core.types import Block, BlockHeader
+    from learnchain.storage.sqlite_store import SqliteStore
+
+log = logging.getLogger("learnchain.chain")
 
 CHECKPOINT_DOMAIN = b"learnchain-checkpoint/v1"
 MAX_HEIGHT = (1 << 63) - 1
@@ -136,3 +153,91 @@ class Split:
                 f"below this node's head; the finality bound is {self.bound}. Neither side will "
                 "switch on its own; the governance controller must sign a checkpoint "
                 "(`learnchain finality checkpoint`)")
+
+
+class FinalityRules:
+    """The finality half of `Chain`: splits past the bound, and checkpoints that end them."""
+
+    store: SqliteStore
+    genesis_config: GenesisConfig
+    head: BlockHeader
+    lock: threading.RLock
+    clock: Callable[[], int]
+    checkpoint: Checkpoint | None
+    split: Split | None
+
+    def _load_header(self, block_hash: bytes) -> BlockHeader | None:
+        raise NotImplementedError
+
+    def consensus_params(self) -> ConsensusParams:
+        raise NotImplementedError
+
+    def _ancestor_hash(self, block: Block, height: int) -> bytes | None:
+        if block.height == height:
+            return block.hash
+        cursor = self._load_header(block.parent)
+        while cursor is not None and cursor.height > height:
+            cursor = self._load_header(cursor.parent)
+        return None if cursor is None else cursor.hash
+
+    def _check_finality(self, block: Block, fork_height: int) -> tuple[bool, bool]:
+        """(switch regardless of fork choice, may undo more than the bound) for a block whose
+        branch leaves the canonical chain at `fork_height`; raises BeyondFinality (a split or
+        a branch a checkpoint excludes: never a verdict on the sender)."""
+        cp = self.checkpoint
+        if cp is not None and fork_height < cp.height:
+            ours = self.store.canonical_hash(cp.height) == cp.hash
+            if ours:
+                raise BeyondFinality(f"block is on a branch that excludes the checkpoint at "
+                                     f"height {cp.height}")
+            if block.height >= cp.height:
+                if self._ancestor_hash(block, cp.height) != cp.hash:
+                    raise BeyondFinality(f"block is on a branch that excludes the checkpoint "
+                                         f"at height {cp.height}")
+                return True, True
+            return False, True  # may lead to the checkpoint, which our chain does not
+        depth = self.head.height - fork_height
+        bound = self.genesis_config.max_reorg_depth
+        if depth > bound:
+            self._record_split(block, fork_height, depth)
+            raise BeyondFinality(f"switching to this branch would undo {depth} blocks; the "
+                                 f"finality bound is {bound}")
+        return False, False
+
+    def _record_split(self, block: Block, fork_height: int, depth: int) -> None:
+        split = Split(fork_height, block.hash, block.height, depth,
+                      self.genesis_config.max_reorg_depth, self.clock())
+        first = self.split is None or self.split.fork_height != fork_height
+        self.split = split
+        self.store.set_meta("split", encode(split.to_plain()))
+        if first:
+            log.warning(split.describe())
+
+    def accept_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        """Adopt a controller-signed checkpoint; False when it is the one already held.
+
+        Raises InvalidCheckpoint. Switching to the checkpointed branch happens as its blocks
+        arrive (they may undo more than the finality bound).
+        """
+        with self.lock:
+            validate_checkpoint(checkpoint, self.genesis_config.chain_id,
+                                self.consensus_params().controller)
+            if self.checkpoint == checkpoint:
+                return False
+            if self.checkpoint is not None and checkpoint.height < self.checkpoint.height:
+                raise InvalidCheckpoint(f"a checkpoint at height {self.checkpoint.height} is "
+                                        "already in force; checkpoints only move forward")
+            self.checkpoint = checkpoint
+            self.store.set_meta("checkpoint", encode(checkpoint.to_plain()))
+            log.warning("checkpoint accepted: block 0x%s at height %d is final",
+                        checkpoint.hash.hex()[:16], checkpoint.height)
+            self._clear_split_if_resolved()
+            return True
+
+    def _clear_split_if_resolved(self) -> None:
+        cp = self.checkpoint
+        if self.split is not None and cp is not None \
+                and self.store.canonical_hash(cp.height) == cp.hash:
+            self.split = None
+            self.store.delete_meta("split")
+            log.warning("chain split resolved by the checkpoint at height %d", cp.height)
