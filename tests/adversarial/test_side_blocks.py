@@ -130,3 +130,50 @@ def test_orphans_are_capped_by_bytes_as_well_as_count():
     assert len(a.chain.orphans) == 3 and a.chain.orphan_budget.bytes <= 3 * len(
         blocks[0].encoded)
     assert list(a.chain.orphans) == [blk.hash for blk in blocks[-3:]]
+
+
+def test_a_side_branch_that_changes_governance_is_checked_at_connection_not_refused():
+    """The fork point's parameters bound a side branch only until the branch itself carries a
+    `consensus` transaction; from there its blocks are judged in full when it wins."""
+    a, b = two_miners()
+    a.mine(5)  # work 5·2^6: b's branch stays a side branch for three blocks
+    b.send("m1", "consensus", "set_params", {"params": {"difficulty": 7}})
+    branch = b.mine(4)
+    assert [blk.header.engine_fields["difficulty"] for blk in branch] == [6, 7, 7, 7]
+    statuses = [a.chain.add_block(blk).status.value for blk in branch]
+    assert statuses == ["stored", "stored", "stored", "new-head"]
+    assert a.chain.head_hash == branch[-1].hash
+    assert a.chain.consensus_params().params["difficulty"] == 7
+
+
+def test_after_a_restart_side_blocks_are_still_checked_against_governance(tmp_path):
+    """Parameters at canonical ancestors come from the journals, so a restart (empty caches)
+    checks side blocks exactly: difficulty 6 is right on genesis, wrong after block 1."""
+    genesis = dev_genesis(miners=["m1", "m2"], members=["m1"], controller="m1", difficulty=6)
+    path = str(tmp_path / "chain.sqlite")
+    first = make_node(genesis, "m1", database=path)
+    first.send("m1", "consensus", "set_params", {"params": {"difficulty": 7}})
+    canonical = first.mine(3)
+    first.chain.store.close()
+    restarted = make_node(genesis, "m1", database=path)
+
+    on_genesis = make_node(genesis, "m2")
+    (side,) = on_genesis.mine()
+    assert restarted.chain.add_block(side).status.value == "stored"
+
+    late = make_node(genesis, "m2")
+    late.chain.add_block(canonical[0])
+    candidate, _ = late.chain.build_candidate([], late.node.key.address)
+    stale = replace(candidate.header, engine_fields={"difficulty": 6, "extra": 0})
+    sealed = late.chain.engine.seal(stale, late.chain.consensus_params(), threading.Event())
+    with pytest.raises(InvalidBlock, match="governance requires 7"):
+        restarted.chain.add_block(Block(sealed).signed(late.node.key))
+
+
+def test_an_orphan_outside_the_heads_governance_is_neither_kept_nor_judged():
+    a, _ = two_miners()
+    intruder = PrivateKey.generate()
+    block = junk_block(a.chain.genesis_config, intruder, bytes(32), 5,
+                       a.chain.genesis_config.timestamp_ms + 5, payload=10)
+    assert a.chain.add_block(block).status.value == "orphan"
+    assert not a.chain.orphans and block.hash not in a.chain.invalid

@@ -83,6 +83,11 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _governs(block: Block) -> bool:
+    """Whether `block` may change the consensus parameters its descendants are checked with."""
+    return any(tx.app == "consensus" for tx in block.transactions)
+
+
 class Chain(FinalityRules):
     """One chain's block tree and head state, persisted in a SqliteStore."""
 
@@ -99,7 +104,7 @@ class Chain(FinalityRules):
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
         self.orphan_budget = BlockBudget(MAX_ORPHANS, MAX_ORPHAN_BYTES)
         self.side = BlockBudget(MAX_SIDE_BLOCKS, MAX_SIDE_BYTES)
-        self._params_at: OrderedDict[bytes, ConsensusParams] = OrderedDict()
+        self._params_at: OrderedDict[bytes, ConsensusParams | None] = OrderedDict()
         self._fork_of: dict[bytes, int] = {}  # side block → fork height, until the next reorg
         self.invalid: OrderedDict[bytes, str] = OrderedDict()
         self.listeners: list[Callable[[Block], None]] = []
@@ -264,8 +269,13 @@ class Chain(FinalityRules):
             raise InvalidBlock("block builds on an invalid parent")
         parent = self.store.get_block(block.parent)
         if parent is None:
-            # No parent, so no parameters at the parent: the head's are the best bound.
-            self._check_governed(block, self.consensus_params())
+            # No parent, so no parameters at the parent: the head's are the best bound. An
+            # orphan outside it is not kept (governance may have changed on the way to it),
+            # and not judged: it is judged when it comes again with its parent.
+            try:
+                self._check_governed(block, self.consensus_params())
+            except InvalidBlock:
+                return AddResult(AddStatus.ORPHAN, block_hash)
             self._check_time(block)
             self._add_orphan(block)
             return AddResult(AddStatus.ORPHAN, block_hash)
@@ -273,7 +283,12 @@ class Chain(FinalityRules):
         assert parent_header is not None
         self._check_against_parent(block.header, parent_header)
         governing = self._params_for_child_of(parent_header)
-        self._check_governed(block, governing)
+        if governing is not None:  # exact: a verdict, remembered so descendants fail fast
+            try:
+                self._check_governed(block, governing)
+            except InvalidBlock as exc:
+                self._remember_invalid(block_hash, str(exc))
+                raise
         self._check_time(block)
         fork_height = self._fork_height(parent_header)
         forced, deep_ok = self._check_finality(block, fork_height)
@@ -287,9 +302,7 @@ class Chain(FinalityRules):
             self.side.add(block_hash, block.height, len(block.encoded))
             if len(self._fork_of) < 2 * MAX_SIDE_BLOCKS:
                 self._fork_of[block_hash] = fork_height
-            self._params_at.setdefault(block_hash, governing)  # the bound for its children
-            if len(self._params_at) > PARAMS_CACHE:
-                self._params_at.popitem(last=False)
+            self._remember_params(block_hash, None if _governs(block) else governing)
             self._prune_side()
             return AddResult(AddStatus.STORED, block_hash)
         return self._reorg_to(block, metrics, allow_deep=deep_ok)
@@ -322,22 +335,63 @@ class Chain(FinalityRules):
         must not cost this node disk, memory or relay bandwidth."""
         self.engine.check_governed(block.header, cp)
 
-    def _params_for_child_of(self, parent: BlockHeader) -> ConsensusParams:
-        """Consensus parameters in force for a child of `parent`: exact when this node has
-        executed `parent` (head or a remembered block), else those at its nearest executed
-        ancestor (the fork point of a side branch), else the head's: the best available bound
-        without executing the side branch."""
+    def _params_for_child_of(self, parent: BlockHeader) -> ConsensusParams | None:
+        """Consensus parameters in force for a child of `parent`, or None when they cannot be
+        known without executing a side branch that itself changes governance (the full check
+        at connection then decides). Exact for the head and every canonical block within the
+        finality bound (journals are rolled back over the consensus app's keys only); a side
+        block inherits its fork point's parameters unless its branch carries a `consensus`
+        transaction."""
         if parent.hash == self.head.hash:
             return self.consensus_params()
+        if parent.hash in self._params_at:
+            return self._params_at[parent.hash]
+        side: list[Block] = []
         cursor: BlockHeader | None = parent
-        for _ in range(self.genesis_config.max_reorg_depth + 1):
-            if cursor is None:
+        while cursor is not None and self.store.canonical_hash(cursor.height) != cursor.hash:
+            if cursor.hash in self._params_at:
                 break
-            known = self._params_at.get(cursor.hash)
-            if known is not None:
-                return known
+            block = self._load_block(cursor.hash)
+            assert block is not None
+            side.append(block)
             cursor = self._load_header(cursor.parent)
-        return self.consensus_params()
+        if cursor is None:
+            return None
+        if cursor.hash in self._params_at:
+            governing = self._params_at[cursor.hash]
+        elif self.head.height - cursor.height > self.genesis_config.max_reorg_depth:
+            return self.consensus_params()  # past finality: refused by the finality check
+        else:
+            governing = self._canonical_params(cursor.height)
+            self._remember_params(cursor.hash, governing)
+        for block in reversed(side):
+            governing = None if governing is None or _governs(block) else governing
+            self._remember_params(block.hash, governing)
+        return governing
+
+    def _canonical_params(self, height: int) -> ConsensusParams:
+        """Consensus parameters after the canonical block at `height`: the head's, with the
+        consensus app's writes of the blocks above rolled back from their journals."""
+        prefix = "consensus/"
+        view = {k: v for k, v in self.state.data.items() if k.startswith(prefix)}
+        for h in range(self.head.height, height, -1):
+            block_hash = self.store.canonical_hash(h)
+            data = None if block_hash is None else self.store.get_journal(block_hash)
+            if data is None:
+                break
+            for key, value in Journal.from_bytes(data).undo.items():
+                if key.startswith(prefix):
+                    if value is None:
+                        view.pop(key, None)
+                    else:
+                        view[key] = value
+        return self.executor.consensus_params(WorldState(view))
+
+    def _remember_params(self, block_hash: bytes, cp: ConsensusParams | None) -> None:
+        self._params_at[block_hash] = cp
+        self._params_at.move_to_end(block_hash)
+        if len(self._params_at) > PARAMS_CACHE:
+            self._params_at.popitem(last=False)
 
     def _fork_height(self, parent: BlockHeader) -> int:
         """Height of the nearest canonical ancestor of (or at) `parent` (remembered per side
@@ -524,9 +578,7 @@ class Chain(FinalityRules):
         """Fully validate `block` on the current state (which must be its parent's)."""
         header = block.header
         cp = self.consensus_params()
-        self._params_at[parent.hash] = cp
-        if len(self._params_at) > PARAMS_CACHE:
-            self._params_at.popitem(last=False)
+        self._remember_params(parent.hash, cp)
         if not self.engine.can_propose(header.proposer, cp):
             raise InvalidBlock(f"proposer 0x{header.proposer.hex()} is not an active miner")
         self.engine.verify(block, parent, cp)
