@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install lint bench clean sysdeps
+.PHONY: demo test install lint bench fuzz clean sysdeps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench: $(STAMP)
 	  $(PY) $$b > $$out 2>&1 || { cat $$out; echo "$$b FAILED"; rm -f $$out; exit 1; }; \
 	  $(PY) benchmarks/_mark_targets.py < $$out || missed=$$((missed + 1)); done; rm -f $$out; \
 	  test $$missed -eq 0 || { echo "== $$missed benchmark(s) missed a target"; exit 1; }
+
+# Peer-protocol fuzzing: 10^6 hostile inputs (FUZZ_COUNT to change), 0 undocumented exceptions.
+FUZZ_COUNT ?= 1000000
+fuzz: $(STAMP)
+	$(PY) tools/fuzz_peer.py --count $(FUZZ_COUNT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

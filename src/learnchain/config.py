@@ -34,6 +34,12 @@ class P2PConfig:
     tick_interval_ms: int = 2000
     key: str = "keys/node.json"
     password_file: str = "keys/password.txt"
+    peers: str = "permissioned"
+    """"permissioned": only node keys the genesis lists (`permissioned_nodes`, else its
+    consortium members) or governance has made members may connect; "open": any key."""
+
+
+PEER_MODES = ("permissioned", "open")
 
 
 @dataclass
@@ -103,6 +109,9 @@ class NodeConfig:
                                   "database, [api], [mining], [p2p], [storage]")
         if config.storage.backend not in ("local", "ipfs"):
             raise ConfigError(f"{source}: [storage] backend must be 'local' or 'ipfs'")
+        if config.p2p.peers not in PEER_MODES:
+            raise ConfigError(f"{source}: [p2p] peers must be one of {', '.join(PEER_MODES)}, "
+                              f"not {config.p2p.peers!r}")
         if not 0 < config.api.port < 65536:
             raise ConfigError(f"{source}: [api] port must be in 1..65535")
         return config
@@ -119,7 +128,9 @@ class NodeConfig:
             f"[p2p]\nenabled = {str(self.p2p.enabled).lower()}\n"
             f"bootstrap = {json.dumps(self.p2p.bootstrap)}\n"
             f"max_peers = {self.p2p.max_peers}\ntick_interval_ms = {self.p2p.tick_interval_ms}\n"
-            f'key = "{self.p2p.key}"\npassword_file = "{self.p2p.password_file}"\n\n'
+            f'key = "{self.p2p.key}"\npassword_file = "{self.p2p.password_file}"\n'
+            f'# "permissioned" admits only consortium node keys; "open" admits any key\n'
+            f'peers = "{self.p2p.peers}"\n\n'
             f"[storage]\narchive_work = {str(self.storage.archive_work).lower()}\n"
             f"recent_work_mb = {self.storage.recent_work_mb}\n"
             f'backend = "{self.storage.backend}"\npath = "{self.storage.path}"\n'

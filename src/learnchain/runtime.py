@@ -13,11 +13,22 @@ from learnchain.core.crypto import load_keystore, parse_address
 from learnchain.core.genesis import GenesisConfig
 from learnchain.datadir_lock import DatadirLock, check_port_free
 from learnchain.net.api import create_app
+from learnchain.net.finality_api import mount_finality
 from learnchain.net.http_transport import HttpTransport, mount_p2p
 from learnchain.net.p2p import P2PNode
 from learnchain.node import Node, open_chain
 
 log = logging.getLogger("learnchain.runtime")
+
+
+def admitted_nodes(genesis: GenesisConfig, mode: str) -> set[bytes] | None:
+    """Node keys a permissioned node admits from genesis (None in open mode): the genesis
+    `permissioned_nodes`, else its consortium members. Members added later by governance are
+    admitted too (`P2PNode(admit_members=True)`)."""
+    if mode == "open":
+        return None
+    listed = genesis.permissioned_nodes or genesis.apps.get("identity", {}).get("members", [])
+    return {parse_address(a) for a in listed}
 
 
 class NodeRuntime:
@@ -55,13 +66,14 @@ class NodeRuntime:
         self.p2p: P2PNode | None = None
         self.transport: HttpTransport | None = None
         if config.p2p.enabled and key is not None:
-            allowed = ({parse_address(a) for a in genesis.permissioned_nodes}
-                       if genesis.permissioned_nodes else None)
+            allowed = admitted_nodes(genesis, config.p2p.peers)
             self.transport = HttpTransport()
             self.p2p = P2PNode(self.node, key, self.transport, self.url,
-                               allowed_nodes=allowed, max_peers=config.p2p.max_peers)
+                               allowed_nodes=allowed, max_peers=config.p2p.max_peers,
+                               admit_members=allowed is not None)
             self.transport.p2p = self.p2p
             mount_p2p(self.api, self.p2p)
+            mount_finality(self.api, self.p2p)
         self.wallet = None
         if "wallet" in self.chain.executor.apps:
             from learnchain.apps.wallet.service import attach_wallet_service

@@ -37,8 +37,13 @@ class InitResult:
 
 def init_datadir(datadir: Path, *, difficulty: int = 14, port: int = 8645,
                  password: str = DEV_PASSWORD, light_kdf: bool = False,
-                 force: bool = False, block_interval_ms: int = 1000) -> InitResult:
-    """A single-node governed-PoW chain whose node key is member, miner and controller."""
+                 force: bool = False, block_interval_ms: int = 1000,
+                 open_peers: bool = False) -> InitResult:
+    """A single-node governed-PoW chain whose node key is member, miner and controller.
+
+    Its peer list is permissioned: genesis names the node key in `permissioned_nodes` and
+    node.toml says `peers = "permissioned"`; `open_peers` writes `peers = "open"` instead.
+    """
     datadir = Path(datadir)
     if (datadir / "node.toml").exists() and not force:
         raise ConfigError(f"{datadir} is already initialised; pass --force to start over "
@@ -47,11 +52,11 @@ def init_datadir(datadir: Path, *, difficulty: int = 14, port: int = 8645,
     datadir.mkdir(parents=True, exist_ok=True)
     with DatadirLock(datadir):  # never re-initialise under a running node
         return _write_datadir(datadir, difficulty, port, password, light_kdf,
-                              block_interval_ms)
+                              block_interval_ms, open_peers)
 
 
 def _write_datadir(datadir: Path, difficulty: int, port: int, password: str, light_kdf: bool,
-                   block_interval_ms: int) -> InitResult:
+                   block_interval_ms: int, open_peers: bool) -> InitResult:
     keys_dir = datadir / "keys"
     replaced = None
     if any(keys_dir.glob("*.json")):
@@ -72,6 +77,7 @@ def _write_datadir(datadir: Path, difficulty: int, port: int, password: str, lig
     node = to_checksum_address(node_key.address)
     genesis = GenesisConfig(
         timestamp_ms=wall_genesis_time(),
+        permissioned_nodes=[node],
         extra_apps=["collab"],
         apps={
             "bank": {"allocations": {node: DEV_ALLOCATION, **{
@@ -85,5 +91,6 @@ def _write_datadir(datadir: Path, difficulty: int, port: int, password: str, lig
     genesis.save(datadir / "genesis.json")
     config = NodeConfig(datadir=datadir, api=ApiConfig(port=port))
     config.mining.min_block_interval_ms = block_interval_ms
+    config.p2p.peers = "open" if open_peers else "permissioned"
     (datadir / "node.toml").write_text(config.to_toml())
     return InitResult(datadir, node_key.address, accounts, genesis, replaced)

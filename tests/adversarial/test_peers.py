@@ -7,6 +7,7 @@ import pytest
 
 from learnchain.core.crypto import PrivateKey
 from learnchain.core.types import Block
+from learnchain.net.messages import validate_get_headers
 from learnchain.net.protocol import ProtocolError, encode_handshake
 from learnchain.sim.network import LinkModel, SimNetwork, sim_genesis
 
@@ -188,6 +189,6 @@ def test_headers_can_be_asked_for_by_height_range():
     net.run(until_height=20)
     server = net.nodes["n0"].p2p
     peer = server.peers["n1"]
-    (reply,) = server._on_get_headers(peer, {"start": 5, "max": 3})
+    (reply,) = server._on_get_headers(peer, validate_get_headers({"start": 5, "max": 3}))
     kind, body = reply
     assert kind == "headers" and [h[1] for h in body["headers"]] == [5, 6, 7]

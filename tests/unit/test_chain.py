@@ -9,7 +9,7 @@ import pytest
 
 from learnchain.consensus.pow import GovernedPow, nonce_range
 from learnchain.core.chain import AddStatus
-from learnchain.core.errors import InvalidBlock, StoreError
+from learnchain.core.errors import BeyondFinality, InvalidBlock, StoreError
 from learnchain.core.types import Block
 from learnchain.core.verify import verify_store
 from learnchain.testing import ManualClock, dev_genesis, dev_key, make_node
@@ -63,11 +63,13 @@ def test_reorgs_beyond_the_finality_bound_are_refused():
     a, b = two_miners(max_reorg_depth=2)
     a.mine(3)
     branch = b.mine(5)
-    for blk in branch[:3]:
-        assert a.chain.add_block(blk).status is AddStatus.STORED
-    with pytest.raises(InvalidBlock, match="would undo 3 blocks; the finality bound is 2"):
-        a.chain.add_block(branch[3])
-    assert a.chain.height == 3
+    # The branch forks at genesis, 3 blocks below a's head: refused before it is even stored
+    # (it could never become canonical), as a split rather than as an invalid block.
+    with pytest.raises(BeyondFinality, match="would undo 3 blocks; the finality bound is 2"):
+        a.chain.add_block(branch[0])
+    assert a.chain.height == 3 and not a.chain.has_block(branch[0].hash)
+    assert a.chain.split is not None and a.chain.split.depth == 3
+    assert branch[0].hash not in a.chain.invalid
 
 
 def forge(tn, mutate_header=None, key_name=None, txs=None):

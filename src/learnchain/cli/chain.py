@@ -16,6 +16,7 @@ from learnchain.cli.common import (
     friendly_errors,
     human_time,
 )
+from learnchain.cli.finality import split_line
 
 if TYPE_CHECKING:
     from learnchain.core.chain import Chain
@@ -81,6 +82,9 @@ def chain_show(datadir: Path = DATADIR_OPTION,
         for block in blocks:
             table.add_row(*_block_row(block))
     console.print(table)
+    split = split_line(chain)
+    if split is not None:
+        console.print(f"[bold red]{split}[/]")
 
 
 @chain_app.command("policy")
@@ -135,11 +139,15 @@ def chain_head(datadir: Path = DATADIR_OPTION, as_json: bool = JSON_OPTION) -> N
     head = chain.get_block(chain.head_hash)
     assert head is not None
     out = block_json(head)
+    if chain.split is not None:
+        out["split"] = chain.split.to_json()
     if as_json:
         emit_json(out)
     else:
         console.print(f"height {out['height']}  hash {out['hash']}  txs {out['tx_count']}  "
                       f"{human_time(head.header.timestamp_ms)}")
+        if chain.split is not None:
+            console.print(f"[bold red]{chain.split.describe()}[/]")
 
 
 @chain_app.command("block")

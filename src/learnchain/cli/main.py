@@ -33,6 +33,7 @@ from learnchain.cli.common import (
 )
 from learnchain.cli.crowd import crowd_app, worker_command
 from learnchain.cli.devnet import devnet_app
+from learnchain.cli.finality import finality_app
 from learnchain.cli.governance import governance_app
 from learnchain.cli.keys import keys_app
 from learnchain.cli.market import market_app
@@ -60,6 +61,7 @@ app.command("worker")(worker_command)
 app.add_typer(governance_app, name="governance")
 app.add_typer(wallet_app, name="wallet")
 app.command("reproduce")(reproduce_command)
+app.add_typer(finality_app, name="finality")
 
 
 def _version(value: bool) -> None:
@@ -88,13 +90,16 @@ def init(datadir: Path = DATADIR_OPTION,
          block_interval_ms: int = typer.Option(1000, help="Minimum time between own blocks."),
          fast_kdf: bool = typer.Option(False, hidden=True,
                                        help="Weak keystore KDF, for tests only."),
+         open_peers: bool = typer.Option(False, help="Admit any peer key (default: only "
+                                                     "consortium node keys)."),
          as_json: bool = JSON_OPTION) -> None:
     """Create genesis, node config and dev keys (node, alice, bob) with working defaults."""
     from learnchain.core.crypto import to_checksum_address
     from learnchain.scaffold import init_datadir
 
     result = init_datadir(datadir, difficulty=difficulty, port=port, force=force,
-                          light_kdf=fast_kdf, block_interval_ms=block_interval_ms)
+                          light_kdf=fast_kdf, block_interval_ms=block_interval_ms,
+                          open_peers=open_peers)
     summary = {"datadir": str(datadir), "node": to_checksum_address(result.node_address),
                "accounts": {n: to_checksum_address(a) for n, a in result.accounts.items()},
                "genesis": "0x" + result.genesis.hash.hex(),

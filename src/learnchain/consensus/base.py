@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from learnchain.core.errors import InvalidBlock
 from learnchain.core.types import Block, BlockHeader
 
 
@@ -130,3 +131,9 @@ class ConsensusEngine(ABC):
 
     def can_propose(self, proposer: bytes, cp: ConsensusParams) -> bool:
         return proposer in cp.miners
+
+    def check_governed(self, header: BlockHeader, cp: ConsensusParams) -> None:
+        """Header-only checks against governance (declared work, proposer), cheap enough to
+        run on every block before it is stored or relayed; raise InvalidBlock."""
+        if not self.can_propose(header.proposer, cp):
+            raise InvalidBlock(f"proposer 0x{header.proposer.hex()} is not an active miner")

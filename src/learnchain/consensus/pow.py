@@ -87,7 +87,11 @@ class GovernedPow(ConsensusEngine):
                                "leading zero bits")
 
     def verify(self, block: Block, parent: BlockHeader, cp: ConsensusParams) -> None:
-        header = block.header
+        self.check_governed(block.header, cp)
+
+    def check_governed(self, header: BlockHeader, cp: ConsensusParams) -> None:
+        if header.proposer not in cp.miners:
+            raise InvalidBlock(f"proposer 0x{header.proposer.hex()} is not an active miner")
         required = cp.params["difficulty"]
         if header.engine_fields["difficulty"] != required:
             raise InvalidBlock(f"block declares difficulty {header.engine_fields['difficulty']}; "

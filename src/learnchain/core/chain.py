@@ -21,10 +21,13 @@ from typing import Any
 
 from learnchain.apps.base import App, BlockInfo
 from learnchain.consensus.base import BlockMetrics, ConsensusEngine, ConsensusParams, fork_rule
+from learnchain.core.bounds import BlockBudget
 from learnchain.core.encoding import decode, encode, encode_list_of_encoded, sha256
 from learnchain.core.errors import (
+    BeyondFinality,
     DataUnavailable,
     EncodingError,
+    FutureBlock,
     InvalidBlock,
     InvalidTransaction,
     StoreError,
@@ -36,6 +39,7 @@ from learnchain.core.execution import (
     recover_senders,
     recover_senders_lazy,
 )
+from learnchain.core.finality import Checkpoint, FinalityRules, Split
 from learnchain.core.genesis import GenesisConfig
 from learnchain.core.merkle import EMPTY_ROOT, merkle_root
 from learnchain.core.state import Journal, StateView, WorldState, state_root
@@ -53,7 +57,11 @@ log = logging.getLogger("learnchain.chain")
 
 ZERO_ADDRESS = bytes(20)
 MAX_ORPHANS = 512
+MAX_ORPHAN_BYTES = 32 * 1024 * 1024
+MAX_SIDE_BLOCKS = 4096
+MAX_SIDE_BYTES = 256 * 1024 * 1024
 MAX_INVALID_REMEMBERED = 10_000
+PARAMS_CACHE = 4096
 
 
 class AddStatus(StrEnum):
@@ -76,7 +84,12 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Chain:
+def _governs(block: Block) -> bool:
+    """Whether `block` may change the consensus parameters its descendants are checked with."""
+    return any(tx.app == "consensus" for tx in block.transactions)
+
+
+class Chain(FinalityRules):
     """One chain's block tree and head state, persisted in a SqliteStore."""
 
     def __init__(self, store: SqliteStore, genesis: GenesisConfig, apps: dict[str, App],
@@ -90,6 +103,10 @@ class Chain:
         self.lock = threading.RLock()
         self.sig_cache = SignatureCache()
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
+        self.orphan_budget = BlockBudget(MAX_ORPHANS, MAX_ORPHAN_BYTES)
+        self.side = BlockBudget(MAX_SIDE_BLOCKS, MAX_SIDE_BYTES)
+        self._params_at: OrderedDict[bytes, ConsensusParams | None] = OrderedDict()
+        self._fork_of: dict[bytes, int] = {}  # side block → fork height, until the next reorg
         self.invalid: OrderedDict[bytes, str] = OrderedDict()
         self.listeners: list[Callable[[Block], None]] = []
         self._prefetched: tuple[bytes, Iterator[bytes | None]] | None = None
@@ -162,6 +179,13 @@ class Chain:
             raise StoreError("the stored fork-choice metrics of the head do not follow from its "
                              "parent's; the database was changed outside learnchain. Run "
                              "`learnchain chain verify` and re-sync into a new data directory")
+        for block_hash, height, size in self.store.side_blocks():
+            self.side.add(block_hash, height, size)
+        stored_checkpoint = self.store.get_meta("checkpoint")
+        self.checkpoint = (None if stored_checkpoint is None
+                           else Checkpoint.from_plain(decode(stored_checkpoint)))
+        stored_split = self.store.get_meta("split")
+        self.split = None if stored_split is None else Split.from_bytes(stored_split)
 
     def _repair_header(self, block: Block) -> None:
         """The header column is derived from the block bytes (which hash to the block's key):
@@ -282,26 +306,49 @@ class Chain:
             raise InvalidBlock(f"block was already rejected: {self.invalid[block_hash]}")
         if self.has_block(block_hash):
             return AddResult(AddStatus.DUPLICATE, block_hash)
-        self._check_stateless(block, check_time=True)
+        self._check_stateless(block, check_time=False)
         if block.parent in self.invalid:
             self._remember_invalid(block_hash, "its parent is invalid")
             raise InvalidBlock("block builds on an invalid parent")
         parent = self.store.get_block(block.parent)
         if parent is None:
+            # No parent, so no parameters at the parent: the head's are the best bound. An
+            # orphan outside it is not kept (governance may have changed on the way to it),
+            # and not judged: it is judged when it comes again with its parent.
+            try:
+                self._check_governed(block, self.consensus_params())
+            except InvalidBlock:
+                return AddResult(AddStatus.ORPHAN, block_hash)
+            self._check_time(block)
             self._add_orphan(block)
             return AddResult(AddStatus.ORPHAN, block_hash)
         parent_header = self._load_header(block.parent)
         assert parent_header is not None
         self._check_against_parent(block.header, parent_header)
+        governing = self._params_for_child_of(parent_header)
+        if governing is not None:  # exact: a verdict, remembered so descendants fail fast
+            try:
+                self._check_governed(block, governing)
+            except InvalidBlock as exc:
+                self._remember_invalid(block_hash, str(exc))
+                raise
+        self._check_time(block)
+        fork_height = self._fork_height(parent_header)
+        forced, deep_ok = self._check_finality(block, fork_height)
         metrics = BlockMetrics.from_plain(decode(parent.metrics)).child(
             self.engine.work(block.header), self.engine.fork_reward(block.header))
-        if self.fork_key(metrics) <= self.fork_key(self.head_metrics):
+        if not forced and self.fork_key(metrics) <= self.fork_key(self.head_metrics):
             with self.store.transaction():
                 self.store.put_block(block_hash, block.parent, block.height,
                                      block.header.encoded, block.encoded,
                                      encode(metrics.to_plain()))
+            self.side.add(block_hash, block.height, len(block.encoded))
+            if len(self._fork_of) < 2 * MAX_SIDE_BLOCKS:
+                self._fork_of[block_hash] = fork_height
+            self._remember_params(block_hash, None if _governs(block) else governing)
+            self._prune_side()
             return AddResult(AddStatus.STORED, block_hash)
-        return self._reorg_to(block, metrics)
+        return self._reorg_to(block, metrics, allow_deep=deep_ok)
 
     def _check_stateless(self, block: Block, *, check_time: bool) -> None:
         header = block.header
@@ -313,10 +360,10 @@ class Chain:
                                f"{self.engine.name!r}")
         if header.height == 0:
             raise InvalidBlock("a second genesis block cannot be imported")
-        if check_time and header.timestamp_ms > self.clock() + g.max_future_ms:
-            raise InvalidBlock(f"timestamp is more than {g.max_future_ms} ms in the future")
         block.verify_signature()
         self.engine.check_header(header)
+        if check_time:
+            self._check_time(block)
         if (check_time and header.parent == self.head.hash
                 and self.engine.can_propose(header.proposer, self.consensus_params())):
             # Likely the next head, from an active miner (so no one else can make this node
@@ -327,6 +374,89 @@ class Chain:
         if block.computed_tx_root() != header.tx_root:
             raise InvalidBlock("wrong tx root: the header does not commit to these transactions")
 
+    def _check_time(self, block: Block) -> None:
+        limit = self.genesis_config.max_future_ms
+        if block.header.timestamp_ms > self.clock() + limit:
+            raise FutureBlock(f"timestamp is more than {limit} ms in the future")
+
+    def _check_governed(self, block: Block, cp: ConsensusParams) -> None:
+        """Declared work and proposer against governance, before anything is stored: a key
+        that is not an active miner, or a header declaring less work than governance requires,
+        must not cost this node disk, memory or relay bandwidth."""
+        self.engine.check_governed(block.header, cp)
+
+    def _params_for_child_of(self, parent: BlockHeader) -> ConsensusParams | None:
+        """Consensus parameters in force for a child of `parent`, or None when they cannot be
+        known without executing a side branch that itself changes governance (the full check
+        at connection then decides). Exact for the head and every canonical block within the
+        finality bound (journals are rolled back over the consensus app's keys only); a side
+        block inherits its fork point's parameters unless its branch carries a `consensus`
+        transaction."""
+        if parent.hash == self.head.hash:
+            return self.consensus_params()
+        if parent.hash in self._params_at:
+            return self._params_at[parent.hash]
+        side: list[Block] = []
+        cursor: BlockHeader | None = parent
+        while cursor is not None and self.store.canonical_hash(cursor.height) != cursor.hash:
+            if cursor.hash in self._params_at:
+                break
+            block = self._load_block(cursor.hash)
+            assert block is not None
+            side.append(block)
+            cursor = self._load_header(cursor.parent)
+        if cursor is None:
+            return None
+        if cursor.hash in self._params_at:
+            governing = self._params_at[cursor.hash]
+        elif self.head.height - cursor.height > self.genesis_config.max_reorg_depth:
+            return self.consensus_params()  # past finality: refused by the finality check
+        else:
+            governing = self._canonical_params(cursor.height)
+            self._remember_params(cursor.hash, governing)
+        for block in reversed(side):
+            governing = None if governing is None or _governs(block) else governing
+            self._remember_params(block.hash, governing)
+        return governing
+
+    def _canonical_params(self, height: int) -> ConsensusParams:
+        """Consensus parameters after the canonical block at `height`: the head's, with the
+        consensus app's writes of the blocks above rolled back from their journals."""
+        prefix = "consensus/"
+        view = {k: v for k, v in self.state.data.items() if k.startswith(prefix)}
+        for h in range(self.head.height, height, -1):
+            block_hash = self.store.canonical_hash(h)
+            data = None if block_hash is None else self.store.get_journal(block_hash)
+            if data is None:
+                break
+            for key, value in Journal.from_bytes(data).undo.items():
+                if key.startswith(prefix):
+                    if value is None:
+                        view.pop(key, None)
+                    else:
+                        view[key] = value
+        return self.executor.consensus_params(WorldState(view))
+
+    def _remember_params(self, block_hash: bytes, cp: ConsensusParams | None) -> None:
+        self._params_at[block_hash] = cp
+        self._params_at.move_to_end(block_hash)
+        if len(self._params_at) > PARAMS_CACHE:
+            self._params_at.popitem(last=False)
+
+    def _fork_height(self, parent: BlockHeader) -> int:
+        """Height of the nearest canonical ancestor of (or at) `parent` (remembered per side
+        block, so a long side branch costs one step per block, not one walk per block)."""
+        cursor = parent
+        while self.store.canonical_hash(cursor.height) != cursor.hash:
+            known = self._fork_of.get(cursor.hash)
+            if known is not None:
+                return known
+            above = self._load_header(cursor.parent)
+            if above is None:
+                raise InvalidBlock("branch does not reach a stored ancestor")
+            cursor = above
+        return cursor.height
+
     def _check_against_parent(self, header: BlockHeader, parent: BlockHeader) -> None:
         if header.height != parent.height + 1:
             raise InvalidBlock(f"height {header.height} does not follow parent height "
@@ -336,8 +466,30 @@ class Chain:
 
     def _add_orphan(self, block: Block) -> None:
         self.orphans[block.hash] = block
-        while len(self.orphans) > MAX_ORPHANS:
-            self.orphans.popitem(last=False)
+        self.orphan_budget.add(block.hash, block.height, len(block.encoded))
+        while self.orphan_budget.over():
+            oldest, _ = self.orphans.popitem(last=False)
+            self.orphan_budget.discard(oldest)
+
+    def _prune_side(self) -> None:
+        """Drop side blocks that can never become canonical (below the finality bound, unless
+        a checkpoint still has to be reached), then the oldest while over the caps."""
+        floor = self.head.height - self.genesis_config.max_reorg_depth
+        cp = self.checkpoint
+        doomed = cp is not None and self.store.canonical_hash(cp.height) != cp.hash
+        stale = [] if doomed else self.side.at_or_below(floor)
+        while self.side.over():
+            stale.append(self.side.oldest())
+            self.side.discard(stale[-1])
+        if not stale:
+            return
+        with self.store.transaction():
+            stack = list(stale)
+            while stack:
+                current = stack.pop()  # side blocks and their children are never canonical
+                self.side.discard(current)
+                stack.extend(self.store.children(current))
+                self.store.delete_side_block(current)
 
     def _adopt_orphans(self, parent_hash: bytes) -> None:
         ready = [parent_hash]
@@ -346,6 +498,7 @@ class Chain:
             children = [b for b in self.orphans.values() if b.parent == current]
             for child in children:
                 del self.orphans[child.hash]
+                self.orphan_budget.discard(child.hash)
                 try:
                     self._add_one(child)
                     ready.append(child.hash)
@@ -376,12 +529,13 @@ class Chain:
         branch.reverse()
         return branch, branch[0].height - 1
 
-    def _reorg_to(self, block: Block, metrics: BlockMetrics) -> AddResult:
+    def _reorg_to(self, block: Block, metrics: BlockMetrics, *,
+                  allow_deep: bool = False) -> AddResult:
         branch, fork_height = self._branch_to(block)
         depth = self.head.height - fork_height
-        if depth > self.genesis_config.max_reorg_depth:
-            raise InvalidBlock(f"switching to this branch would undo {depth} blocks; the "
-                               f"finality bound is {self.genesis_config.max_reorg_depth}")
+        if depth > self.genesis_config.max_reorg_depth and not allow_deep:
+            raise BeyondFinality(f"switching to this branch would undo {depth} blocks; the "
+                                 f"finality bound is {self.genesis_config.max_reorg_depth}")
         old_head, old_metrics = self.head, self.head_metrics
         undone: list[tuple[Block, Journal]] = []
         applied: list[Journal] = []
@@ -417,6 +571,17 @@ class Chain:
                 self.state.apply(journal.writes)
             self.head, self.head_metrics = old_head, old_metrics
             raise
+        if depth:
+            self._fork_of.clear()
+        for branch_block in branch:
+            self.side.discard(branch_block.hash)
+        for undone_block, _ in undone:
+            self.side.add(undone_block.hash, undone_block.height, len(undone_block.encoded))
+        if allow_deep and depth > self.genesis_config.max_reorg_depth:
+            log.warning("reorganised %d blocks past the finality bound onto the checkpointed "
+                        "branch", depth)
+        self._clear_split_if_resolved()
+        self._prune_side()
         return AddResult(AddStatus.NEW_HEAD, block.hash, depth, tuple(b.hash for b in branch),
                          tuple(b for b, _ in undone))
 
@@ -429,6 +594,7 @@ class Chain:
                 current = stack.pop()
                 if remember:
                     self._remember_invalid(current, reason)
+                self.side.discard(current)
                 stack.extend(self.store.children(current))
                 self.store.delete_block(current)
 
@@ -462,6 +628,7 @@ class Chain:
         """Fully validate `block` on the current state (which must be its parent's)."""
         header = block.header
         cp = self.consensus_params()
+        self._remember_params(parent.hash, cp)
         if not self.engine.can_propose(header.proposer, cp):
             raise InvalidBlock(f"proposer 0x{header.proposer.hex()} is not an active miner")
         self.engine.verify(block, parent, cp)

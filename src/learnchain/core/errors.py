@@ -43,3 +43,24 @@ class KeystoreError(LearnchainError):
 
 class StoreError(LearnchainError):
     """The on-disk store is missing, from another chain, or damaged."""
+
+
+class BeyondFinality(InvalidBlock):
+    """A block on a branch that forked from this node's chain deeper than the finality bound.
+
+    Not misbehaviour: after a long partition each side holds a valid chain the other side may
+    not switch to. The chain records the split (``Chain.split``) instead of judging the block;
+    a checkpoint signed by the governance controller is the way out (docs/security.md).
+    """
+
+
+class FutureBlock(InvalidBlock):
+    """A block whose timestamp is ahead of this node's clock by more than the allowed drift.
+
+    Not a verdict: the block may become acceptable once the clock catches up, and an honest
+    peer with a skewed clock sends such blocks, so the network layer defers it unpunished.
+    """
+
+
+class InvalidCheckpoint(LearnchainError):
+    """A finality checkpoint that is malformed or not signed by the governance controller."""

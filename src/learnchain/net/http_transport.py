@@ -62,7 +62,10 @@ class HttpTransport(Transport):
                     wake.clear()
                     continue
                 data = queue.popleft()
-            self._post(addr, data)
+            try:
+                self._post(addr, data)
+            except Exception:  # one bad reply must not end this peer's sender for good
+                log.exception("handling a reply from %s failed; the sender carries on", addr)
 
     def _post(self, addr: str, data: bytes) -> None:
         assert self.p2p is not None
@@ -83,7 +86,8 @@ class HttpTransport(Transport):
             return
         try:
             frames = decode(response.content, max_size=MAX_MESSAGE_SIZE, strict=False)
-        except EncodingError:
+        except EncodingError as exc:
+            log.info("unreadable reply from %s: %s", addr, exc)
             return
         for frame in frames if isinstance(frames, list) else []:
             if not isinstance(frame, bytes):

@@ -20,31 +20,34 @@ from typing import Any
 from learnchain.core.chain import AddStatus
 from learnchain.core.crypto import PrivateKey
 from learnchain.core.errors import (
+    BeyondFinality,
     DataUnavailable,
     EncodingError,
+    FutureBlock,
     InvalidBlock,
+    InvalidCheckpoint,
     InvalidTransaction,
 )
-from learnchain.core.types import Block, BlockHeader, Transaction
+from learnchain.core.finality import Checkpoint
+from learnchain.core.types import Block, Transaction
+from learnchain.net import messages as m
+from learnchain.net.banlist import BanList
+from learnchain.net.handshake import HandshakeMixin, Peer
 from learnchain.net.protocol import (
     MAX_BLOBS_PER_REQUEST,
     MAX_BLOCKS_PER_REPLY,
     MAX_HEADERS_PER_REPLY,
     Message,
     ProtocolError,
-    check_challenge,
     decode_frame,
     encode_envelope,
     encode_handshake,
     encode_payload,
     new_nonce,
-    node_id_of,
     open_envelope,
-    session_key,
-    sign_challenge,
 )
 from learnchain.node import Node
-from learnchain.storage.blobstore import cid_of_digest, digest_of_cid
+from learnchain.storage.blobstore import cid_of_digest
 
 log = logging.getLogger("learnchain.p2p")
 
@@ -54,9 +57,13 @@ INLINE_SIDECAR_BYTES = 1024 * 1024
 """A block's off-chain blobs travel inline up to this size; above it, only what every
 verifier needs first, and each peer fetches what its own audits read (`get_blobs`)."""
 MAX_AWAITING = 64
-INITIAL_SCORE = 100
+MAX_DEFERRED = 64
+MAX_DEFERRED_BYTES = 16 * 1024 * 1024
+DEFER_WINDOW_MS = 120_000
+"""Blocks up to this far beyond the allowed clock drift wait for our clock; later ones are
+dropped, unpunished either way (the sender's clock may simply be wrong)."""
 PENALTY = {"invalid-block": 50, "malformed": 20, "protocol": 20, "invalid-tx": 2,
-           "rate": 1, "bad-headers": 40}
+           "rate": 1, "bad-headers": 40, "bad-checkpoint": 20}
 
 
 class Transport(ABC):
@@ -64,34 +71,6 @@ class Transport(ABC):
 
     @abstractmethod
     def send(self, addr: str, data: bytes) -> None: ...
-
-
-@dataclass
-class Peer:
-    addr: str
-    node_id: bytes = b""
-    public_key: bytes = b""
-    my_nonce: bytes = b""
-    their_nonce: bytes = b""
-    initiator: bool = False
-    session: bytes | None = None
-    seq_out: int = 0
-    seq_seen: set[int] = field(default_factory=set)
-    seq_max: int = 0
-    score: int = INITIAL_SCORE
-    height: int = 0
-    head: bytes = b""
-    syncing: bool = False
-    sync_started_ms: int = 0
-    wanted: deque[bytes] = field(default_factory=deque)
-    last_headers_full: bool = False
-    requested: list[bytes] = field(default_factory=list)
-    tokens: float = 0.0
-    tokens_ms: int = 0
-
-    @property
-    def ready(self) -> bool:
-        return self.session is not None
 
 
 @dataclass
@@ -105,6 +84,8 @@ class P2PStats:
     penalties: int = 0
     blobs_fetched: int = 0
     blobs_unavailable: int = 0
+    deferred: int = 0
+    splits: int = 0
 
 
 @dataclass
@@ -120,11 +101,11 @@ class Awaiting:
     asked: dict[bytes, set[str]] = field(default_factory=dict)
 
 
-class P2PNode:
+class P2PNode(HandshakeMixin):
     def __init__(self, node: Node, key: PrivateKey, transport: Transport, my_addr: str, *,
                  allowed_nodes: set[bytes] | None = None, max_peers: int = 16,
                  rate_per_s: int = 2000, burst: int = 4000, ban_ms: int = 600_000,
-                 sync_timeout_ms: int = 15_000) -> None:
+                 sync_timeout_ms: int = 15_000, admit_members: bool = False) -> None:
         self.node = node
         self.chain = node.chain
         self.key = key
@@ -135,6 +116,7 @@ class P2PNode:
         self.transport = transport
         self.my_addr = my_addr
         self.allowed_nodes = allowed_nodes
+        self.admit_members = admit_members
         self.max_peers = max_peers
         self.rate_per_s, self.burst = rate_per_s, burst
         self.ban_ms = ban_ms
@@ -142,7 +124,12 @@ class P2PNode:
         self.genesis = self.chain.genesis_block.hash
         self.chain_id = self.chain.genesis_config.chain_id
         self.peers: dict[str, Peer] = {}
-        self.banned: dict[bytes, int] = {}
+        """Authenticated peers by address; `by_id` indexes the same peers by node key."""
+        self.by_id: dict[bytes, Peer] = {}
+        self.dialing: dict[str, Peer] = {}
+        self.pending: OrderedDict[bytes, Peer] = OrderedDict()
+        self.banned = BanList(self.chain.store, self.chain.clock, self.chain.lock)
+        self.deferred: OrderedDict[bytes, tuple[str, bytes]] = OrderedDict()
         self.seen_blocks: OrderedDict[bytes, None] = OrderedDict()
         self.seen_txs: OrderedDict[bytes, None] = OrderedDict()
         self.stats = P2PStats()
@@ -167,16 +154,18 @@ class P2PNode:
 
     def connect(self, addr: str) -> None:
         with self.lock:
-            if addr == self.my_addr or (addr in self.peers and self.peers[addr].ready):
+            if addr == self.my_addr or addr in self.peers:
+                return
+            if addr not in self.dialing and len(self.dialing) >= self.max_peers:
                 return
             peer = Peer(addr, my_nonce=new_nonce(), initiator=True)
-            self.peers[addr] = peer
+            self.dialing[addr] = peer
             body = {"chain_id": self.chain_id, "genesis": self.genesis, "pub": self.public_key,
                     "addr": self.my_addr, "nonce": peer.my_nonce, "height": self.chain.height}
         self._raw_send(addr, encode_handshake("hello", body))
 
     def ready_peers(self) -> list[Peer]:
-        return [p for p in self.peers.values() if p.ready]
+        return list(self.peers.values())
 
     def _raw_send(self, addr: str, data: bytes) -> None:
         self.stats.messages_out += 1
@@ -197,9 +186,14 @@ class P2PNode:
 
     def disconnect(self, peer: Peer, reason: str, *, ban: bool = False) -> None:
         log.info("dropping peer %s: %s", peer.addr, reason)
-        self.peers.pop(peer.addr, None)
+        if self.peers.get(peer.addr) is peer:
+            del self.peers[peer.addr]
+        if self.by_id.get(peer.node_id) is peer:
+            del self.by_id[peer.node_id]
+        if self.dialing.get(peer.addr) is peer:
+            del self.dialing[peer.addr]
         if ban and peer.node_id:
-            self.banned[peer.node_id] = self.chain.clock() + self.ban_ms
+            self.banned.ban(peer.node_id, self.chain.clock() + self.ban_ms)
 
     def penalise(self, peer: Peer, kind: str, detail: str) -> None:
         self.stats.penalties += 1
@@ -224,7 +218,8 @@ class P2PNode:
                 raise
             if "kind" in frame:
                 return self._handshake(frame, addr)
-            peer = self._peer_by_id(frame.get("from"))
+            sender = frame.get("from")
+            peer = self.by_id.get(sender) if isinstance(sender, bytes) else None
             if peer is None or peer.session is None:
                 raise ProtocolError("no session with this node; send hello first")
             if not self._take_token(peer):
@@ -242,12 +237,6 @@ class P2PNode:
             replies = self._dispatch(peer, message)
             return [self._envelope(peer, kind, body) for kind, body in replies]
 
-    def _peer_by_id(self, node_id: Any) -> Peer | None:
-        for peer in self.peers.values():
-            if peer.node_id == node_id:
-                return peer
-        return None
-
     def _mark_seq(self, peer: Peer, seq: int) -> None:
         peer.seq_seen.add(seq)
         peer.seq_max = max(peer.seq_max, seq)
@@ -264,73 +253,6 @@ class P2PNode:
         peer.tokens -= 1
         return True
 
-    def _check_admission(self, node_id: bytes) -> None:
-        if node_id == self.node_id:
-            raise ProtocolError("connected to itself")
-        if self.allowed_nodes is not None and node_id not in self.allowed_nodes:
-            raise ProtocolError(f"node 0x{node_id.hex()} is not a registered consortium node")
-        until = self.banned.get(node_id)
-        if until is not None and until > self.chain.clock():
-            raise ProtocolError("this node is banned for misbehaving; try again later")
-
-    def _handshake(self, frame: dict[str, Any], addr: str | None) -> list[bytes]:
-        kind, body = frame.get("kind"), frame.get("body")
-        if not isinstance(body, dict):
-            raise ProtocolError("handshake body must be a map")
-        if kind == "hello":
-            if body.get("chain_id") != self.chain_id or body.get("genesis") != self.genesis:
-                raise ProtocolError(f"chain mismatch: this node runs chain {self.chain_id} "
-                                    f"with genesis 0x{self.genesis.hex()[:16]}")
-            public = body.get("pub")
-            peer_addr = body.get("addr")
-            nonce = body.get("nonce")
-            if not (isinstance(public, bytes) and isinstance(peer_addr, str)
-                    and isinstance(nonce, bytes) and len(nonce) == 16):
-                raise ProtocolError("hello needs pub, addr and a 16-byte nonce")
-            node_id = node_id_of(public)
-            self._check_admission(node_id)
-            if len(self.ready_peers()) >= self.max_peers and peer_addr not in self.peers:
-                raise ProtocolError("too many peers")
-            peer = Peer(peer_addr, node_id, public, new_nonce(), nonce, initiator=False,
-                        tokens=self.burst, tokens_ms=self.chain.clock())
-            peer.height = int(body.get("height", 0))
-            self.peers[peer_addr] = peer
-            reply = {"pub": self.public_key, "addr": self.my_addr, "nonce": peer.my_nonce,
-                     "sig": sign_challenge(self.key, b"responder", self.genesis, nonce,
-                                           peer.my_nonce)}
-            return [encode_handshake("challenge", reply)]
-        if kind == "challenge":
-            peer = self.peers.get(addr or "")
-            if peer is None or not peer.initiator or peer.ready:
-                raise ProtocolError("unexpected challenge")
-            public, nonce, sig = body.get("pub"), body.get("nonce"), body.get("sig")
-            if not (isinstance(public, bytes) and isinstance(nonce, bytes)
-                    and isinstance(sig, bytes)):
-                raise ProtocolError("challenge needs pub, nonce and sig")
-            node_id = node_id_of(public)
-            self._check_admission(node_id)
-            check_challenge(sig, node_id, b"responder", self.genesis, peer.my_nonce, nonce)
-            peer.node_id, peer.public_key, peer.their_nonce = node_id, public, nonce
-            peer.session = session_key(self.key, public, peer.my_nonce, nonce)
-            peer.tokens, peer.tokens_ms = self.burst, self.chain.clock()
-            auth = encode_handshake("auth", {
-                "node": self.node_id,
-                "sig": sign_challenge(self.key, b"initiator", self.genesis, nonce, peer.my_nonce)})
-            return [auth, self._envelope(peer, "status", self._status())]
-        if kind == "auth":
-            peer = self._peer_by_id(body.get("node"))
-            if peer is None or peer.initiator or peer.ready:
-                raise ProtocolError("unexpected auth")
-            sig = body.get("sig")
-            if not isinstance(sig, bytes):
-                raise ProtocolError("auth needs sig")
-            check_challenge(sig, peer.node_id, b"initiator", self.genesis, peer.my_nonce,
-                            peer.their_nonce)
-            peer.session = session_key(self.key, peer.public_key, peer.their_nonce,
-                                       peer.my_nonce)
-            return [self._envelope(peer, "status", self._status())]
-        raise ProtocolError(f"unknown handshake message {kind!r}")
-
     # ----- session messages --------------------------------------------------------------
 
     def _status(self) -> dict[str, Any]:
@@ -339,17 +261,22 @@ class P2PNode:
     def _dispatch(self, peer: Peer, message: Message) -> list[tuple[str, dict[str, Any]]]:
         handler = getattr(self, f"_on_{message.kind}")
         try:
-            return handler(peer, message.body) or []
-        except (KeyError, TypeError, ValueError, EncodingError) as exc:
+            checked = m.VALIDATORS[message.kind](message.body)
+            return handler(peer, checked) or []
+        except ProtocolError as exc:
             self.penalise(peer, "malformed", f"{message.kind}: {exc}")
             return []
 
-    def _on_status(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        peer.height, peer.head = int(body["height"]), bytes(body["head"])
+    def _on_status(self, peer: Peer, msg: m.Status) -> list[tuple[str, dict[str, Any]]]:
+        peer.height, peer.head = msg.height, msg.head
+        if peer.diverged and self.chain.has_block(msg.head):
+            peer.diverged = False  # it has come over to a branch we hold
         return self._maybe_sync(peer)
 
     def _maybe_sync(self, peer: Peer, force: bool = False) -> list[tuple[str, dict[str, Any]]]:
         if peer.syncing and self.chain.clock() - peer.sync_started_ms < self.sync_timeout_ms:
+            return []
+        if peer.diverged:
             return []
         behind = peer.height > self.chain.height or (
             peer.height == self.chain.height and peer.head and not self.chain.has_block(peer.head))
@@ -370,21 +297,21 @@ class P2PNode:
         heights.append(0)
         return [self.chain.store.canonical_hash(x) or b"" for x in heights]
 
-    def _on_get_headers(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
-        start = max(1, int(body.get("start", 1)))
-        for block_hash in body.get("locator", [])[:64]:
+    def _on_get_headers(self, peer: Peer, msg: m.GetHeaders) -> list[tuple[str, dict]]:
+        start = max(1, msg.start)
+        for block_hash in msg.locator:
             stored = self.chain.store.get_block(block_hash)
             if stored is not None and self.chain.store.canonical_hash(stored.height) == block_hash:
                 start = stored.height + 1
                 break
-        count = max(0, min(int(body.get("max", MAX_HEADERS_PER_REPLY)), MAX_HEADERS_PER_REPLY))
-        headers = [h.to_plain() for h in self.chain.canonical_headers(start, start + count - 1)]
+        end = min(start + msg.max - 1, self.chain.height)
+        headers = [h.to_plain() for h in self.chain.canonical_headers(start, end)]
         return [("headers", {"headers": headers, "height": self.chain.height,
                              "head": self.chain.head_hash})]
 
-    def _on_headers(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
-        headers = [BlockHeader.from_plain(p) for p in body["headers"]]
-        peer.height, peer.head = int(body["height"]), bytes(body["head"])
+    def _on_headers(self, peer: Peer, msg: m.Headers) -> list[tuple[str, dict]]:
+        headers = msg.headers
+        peer.height, peer.head = msg.height, msg.head
         if not headers:
             peer.syncing = False
             return []
@@ -420,11 +347,11 @@ class P2PNode:
         peer.sync_started_ms = self.chain.clock()
         return [("get_blocks", {"hashes": batch})]
 
-    def _on_get_blocks(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+    def _on_get_blocks(self, peer: Peer, msg: m.GetBlocks) -> list[tuple[str, dict]]:
         blocks: list[bytes] = []
         blobs: dict[str, bytes] = {}
         size = 0
-        for block_hash in body["hashes"][:MAX_BLOCKS_PER_REPLY]:
+        for block_hash in msg.hashes:
             stored = self.chain.store.get_block(block_hash)
             if stored is None:
                 continue
@@ -437,9 +364,9 @@ class P2PNode:
             size += extra
         return [("blocks", {"blocks": blocks, "blobs": blobs})]
 
-    def _on_blocks(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
-        self._accept_sidecar(peer, body.get("blobs", {}))
-        return self._import_when_available(peer, list(body["blocks"]), gossip=False)
+    def _on_blocks(self, peer: Peer, msg: m.Blocks) -> list[tuple[str, dict]]:
+        self._accept_sidecar(peer, msg.blobs)
+        return self._import_when_available(peer, msg.blocks, gossip=False)
 
     def _import_batch(self, peer: Peer, raws: list[bytes]) -> list[tuple[str, dict]]:
         delivered: set[bytes] = set()
@@ -455,13 +382,12 @@ class P2PNode:
         peer.wanted.extendleft(reversed(undelivered))
         return self._request_blocks(peer)
 
-    def _on_block(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
-        announced = body.get("hash")
-        if announced in self.seen_blocks:
+    def _on_block(self, peer: Peer, msg: m.BlockMsg) -> list[tuple[str, dict]]:
+        if msg.hash is not None and msg.hash in self.seen_blocks:
             return []
-        self._accept_sidecar(peer, body.get("blobs", {}))
-        return self._import_when_available(peer, [body["block"]], gossip=True,
-                                           announced=announced)
+        self._accept_sidecar(peer, msg.blobs)
+        return self._import_when_available(peer, [msg.block], gossip=True,
+                                           announced=msg.hash)
 
     def _import_gossiped(self, peer: Peer, raw: bytes, announced: bytes | None
                          ) -> list[tuple[str, dict]]:
@@ -509,12 +435,13 @@ class P2PNode:
             return self._import_gossiped(peer, raws[0], announced)
         return self._import_batch(peer, raws)
 
-    def _on_get_blobs(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+    def _on_get_blobs(self, peer: Peer, msg: m.GetBlobs) -> list[tuple[str, dict]]:
         blobs: dict[str, bytes] = {}
         missing: list[str] = []
         size = 0
-        for cid in body["cids"][:MAX_BLOBS_PER_REQUEST]:
-            data = self.chain.engine.blob(digest_of_cid(cid))
+        for digest in msg.digests:
+            cid = cid_of_digest(digest)
+            data = self.chain.engine.blob(digest)
             if data is None:
                 missing.append(cid)
             elif not blobs or size + len(data) <= MAX_REPLY_BYTES:
@@ -522,13 +449,13 @@ class P2PNode:
                 size += len(data)
         return [("blobs", {"blobs": blobs, "missing": missing})]
 
-    def _on_blobs(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+    def _on_blobs(self, peer: Peer, msg: m.Blobs) -> list[tuple[str, dict]]:
         """Store what arrived, import what is now complete, and ask again for the rest: the
         same peer while it keeps delivering, every other peer for what it says it lacks."""
-        blobs = body.get("blobs", {})
+        blobs = msg.blobs
         if self._accept_sidecar(peer, blobs):
             self.stats.blobs_fetched += len(blobs)
-        lacks = {digest_of_cid(c) for c in body.get("missing", [])[:MAX_BLOBS_PER_REQUEST]}
+        lacks = set(msg.missing)
         replies: list[tuple[str, dict]] = []
         asks: dict[str, dict[bytes, None]] = {}
         for key, entry in list(self.awaiting.items()):
@@ -608,6 +535,16 @@ class P2PNode:
             while len(self.refetch) > MAX_AWAITING:
                 self.refetch.popitem(last=False)
             return None
+        except BeyondFinality as exc:  # a split, not misbehaviour: reported, never punished
+            if not peer.diverged:
+                self.stats.splits += 1
+                log.warning("peer %s is on another branch past the finality bound: %s",
+                            peer.addr, exc)
+            peer.diverged, peer.syncing = True, False
+            return None
+        except FutureBlock as exc:  # the sender's clock may be ahead: wait, don't punish
+            self._defer(peer, block, str(exc))
+            return None
         except InvalidBlock as exc:
             self.penalise(peer, "invalid-block", str(exc))
             return None
@@ -627,11 +564,34 @@ class P2PNode:
                 return False
         return True
 
-    def _on_tx(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
-        if body.get("hash") in self.seen_txs:
+    def _defer(self, peer: Peer, block: Block, why: str) -> None:
+        ahead = block.header.timestamp_ms - self.chain.clock()
+        if ahead > self.chain.genesis_config.max_future_ms + DEFER_WINDOW_MS:
+            log.info("dropped block %s from %s: %s", block.hash.hex()[:16], peer.addr, why)
+            return
+        self.stats.deferred += 1
+        self.deferred[block.hash] = (peer.addr, block.encoded)
+        while len(self.deferred) > MAX_DEFERRED or sum(
+                len(raw) for _, raw in self.deferred.values()) > MAX_DEFERRED_BYTES:
+            self.deferred.popitem(last=False)
+
+    def _retry_deferred(self) -> None:
+        now = self.chain.clock()
+        limit = self.chain.genesis_config.max_future_ms
+        for block_hash, (addr, raw) in list(self.deferred.items()):
+            peer = self.peers.get(addr)
+            if peer is None:
+                del self.deferred[block_hash]
+                continue
+            if Block.decode(raw).header.timestamp_ms <= now + limit:
+                del self.deferred[block_hash]
+                self._import(peer, raw, relay=True)
+
+    def _on_tx(self, peer: Peer, msg: m.TxMsg) -> list[tuple[str, dict]]:
+        if msg.hash is not None and msg.hash in self.seen_txs:
             return []
         try:
-            tx = Transaction.decode(body["tx"])
+            tx = Transaction.decode(msg.tx)
         except EncodingError as exc:
             self.penalise(peer, "malformed", f"tx: {exc}")
             return []
@@ -647,15 +607,39 @@ class P2PNode:
             self.broadcast_tx(tx, peer.addr)
         return []
 
-    def _on_get_peers(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
+    def _on_get_peers(self, peer: Peer, msg: m.Empty) -> list[tuple[str, dict]]:
         return [("peers", {"addrs": [p.addr for p in self.ready_peers() if p is not peer]})]
 
-    def _on_peers(self, peer: Peer, body: dict[str, Any]) -> list[tuple[str, dict]]:
-        for addr in body["addrs"][:64]:
-            if isinstance(addr, str) and addr not in self.peers \
-                    and len(self.peers) < self.max_peers:
+    def _on_peers(self, peer: Peer, msg: m.Peers) -> list[tuple[str, dict]]:
+        for addr in msg.addrs:
+            if addr not in self.peers and len(self.peers) < self.max_peers:
                 self.connect(addr)
         return []
+
+    # ----- finality checkpoints ----------------------------------------------------------
+
+    def _on_checkpoint(self, peer: Peer, msg: m.CheckpointMsg) -> list[tuple[str, dict]]:
+        try:
+            self.accept_checkpoint(msg.checkpoint, source=peer)
+        except InvalidCheckpoint as exc:
+            self.penalise(peer, "bad-checkpoint", str(exc))
+        return []
+
+    def accept_checkpoint(self, checkpoint: Checkpoint, source: Peer | None = None) -> bool:
+        """Adopt a controller-signed checkpoint, pass it on, and sync again from peers we had
+        stopped syncing from because their branch was past the finality bound."""
+        with self.lock:
+            if not self.chain.accept_checkpoint(checkpoint):
+                return False
+            body = {"checkpoint": checkpoint.to_plain()}
+            for peer in self.ready_peers():
+                peer.diverged = False
+                if peer is not source:
+                    self.send(peer, "checkpoint", body)
+            for peer in self.ready_peers():
+                for kind, reply in self._maybe_sync(peer, force=True):
+                    self.send(peer, kind, reply)
+            return True
 
     # ----- outbound ----------------------------------------------------------------------
 
@@ -697,6 +681,8 @@ class P2PNode:
                     del self.awaiting[key]
                     self._give_up(entry, f"their blobs did not arrive within "
                                          f"{self.sync_timeout_ms} ms")
+            self._retry_deferred()
+            self.banned.purge()
             for peer in self.ready_peers():
                 if peer.syncing and self.chain.clock() - peer.sync_started_ms \
                         > self.sync_timeout_ms:

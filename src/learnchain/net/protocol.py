@@ -29,7 +29,9 @@ MAX_BLOBS_PER_REQUEST = 256
 
 HANDSHAKE_KINDS = frozenset({"hello", "challenge", "auth"})
 SESSION_KINDS = frozenset({"status", "tx", "block", "get_headers", "headers", "get_blocks",
-                           "blocks", "get_blobs", "blobs", "get_peers", "peers"})
+                           "blocks", "get_blobs", "blobs", "get_peers", "peers",
+                           "checkpoint"})
+MAX_SEQ = (1 << 63) - 1
 
 
 class ProtocolError(LearnchainError):
@@ -108,16 +110,25 @@ def decode_frame(data: bytes) -> dict[str, Any]:
 
 
 def open_envelope(frame: dict[str, Any], session: bytes, last_seq: int) -> tuple[int, Message]:
+    """Check an envelope's MAC and sequence number and open its payload; raises only
+    ProtocolError, whatever the frame holds."""
     seq, payload, tag = frame.get("seq"), frame.get("payload"), frame.get("mac")
-    if not isinstance(seq, int) or not isinstance(payload, bytes) or not isinstance(tag, bytes):
-        raise ProtocolError("envelope needs seq, payload and mac")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ \
+            or not isinstance(payload, bytes) or not isinstance(tag, bytes):
+        raise ProtocolError(f"envelope needs seq (an integer in [1, {MAX_SEQ}]), payload "
+                            "and mac")
     expected = hmac.new(session, seq.to_bytes(8, "big") + payload, hashlib.sha256).digest()
     if not hmac.compare_digest(expected, tag):
         raise ProtocolError("envelope MAC does not verify (tampered, or wrong session)")
     if seq <= last_seq:
         raise ProtocolError(f"replayed envelope (seq {seq} <= {last_seq})")
-    inner = decode(payload, max_size=MAX_MESSAGE_SIZE, strict=False)
+    try:
+        inner = decode(payload, max_size=MAX_MESSAGE_SIZE, strict=False)
+    except EncodingError as exc:
+        raise ProtocolError(f"malformed payload: {exc}") from None
+    if not isinstance(inner, dict):
+        raise ProtocolError("a payload is a map {kind, body}")
     kind, body = inner.get("kind"), inner.get("body")
-    if kind not in SESSION_KINDS or not isinstance(body, dict):
+    if not isinstance(kind, str) or kind not in SESSION_KINDS or not isinstance(body, dict):
         raise ProtocolError(f"unknown message kind {kind!r}")
     return seq, Message(kind, body)

@@ -97,6 +97,7 @@ class SimNetwork:
         self.dropped = 0
         self.delivered = 0
         self.max_height = 0
+        self.mining = False
         self.nodes: dict[str, SimNode] = {}
         for i, key in enumerate(keys):
             self._add_node(f"n{i}", key, (hash_rates or [0.0] * len(keys))[i])
@@ -200,12 +201,15 @@ class SimNetwork:
     # ----- mining in simulated time ------------------------------------------------------
 
     def start_mining(self) -> None:
+        self.mining = True
         for sim_node in self.nodes.values():
             if sim_node.hash_rate > 0:
                 self._schedule_mining(sim_node)
 
     def _schedule_mining(self, sim_node: SimNode) -> None:
         sim_node.mining_epoch += 1
+        if not self.mining:
+            return
         epoch = sim_node.mining_epoch
         mean_ms = (2 ** self.difficulty_bits) / sim_node.hash_rate * 1000
         self.scheduler.after(self.rng.exponential(mean_ms),
@@ -247,6 +251,7 @@ class SimNetwork:
 
     def settle(self, seconds: float = 30.0) -> None:
         """Stop mining and let messages drain, so nodes can converge."""
+        self.mining = False  # also stops miners re-arming on blocks that arrive meanwhile
         for sim_node in self.nodes.values():
             sim_node.mining_epoch += 1
         for sim_node in self.nodes.values():

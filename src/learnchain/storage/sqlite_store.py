@@ -165,3 +165,20 @@ class SqliteStore:
 
     def load_state(self) -> dict[str, bytes]:
         return {k: bytes(v) for k, v in self.conn.execute("SELECT key, value FROM state")}
+
+    # ----- blocks off the canonical chain (bounded by the chain) -------------------------
+
+    def side_blocks(self) -> list[tuple[bytes, int, int]]:
+        """(hash, height, size) of every stored block that is not canonical, oldest first."""
+        rows = self.conn.execute(
+            "SELECT hash, height, length(data) FROM blocks WHERE hash NOT IN "
+            "(SELECT hash FROM canon) ORDER BY rowid")
+        return [(bytes(r[0]), r[1], r[2]) for r in rows]
+
+    def delete_side_block(self, block_hash: bytes) -> None:
+        """Forget a non-canonical block with what it left behind when it was canonical."""
+        for table in ("blocks", "journals", "receipts"):
+            self.conn.execute(f"DELETE FROM {table} WHERE hash=?", (block_hash,))
+
+    def delete_meta(self, key: str) -> None:
+        self.conn.execute("DELETE FROM meta WHERE key=?", (key,))
