@@ -91,8 +91,10 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
         timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses, extra_apps=list(extra_apps),
         engine=engine, engine_config=engine_config, fork_choice=fork_choice,
         apps={
+            # node keys are funded too: governed miners earn no block reward (whitepaper
+            # Assumption 2), and the controller (node 0) pays fees for governance transactions
             "bank": {"allocations": {to_checksum_address(k.address): DEV_ALLOCATION
-                                     for k in accounts.values()}},
+                                     for k in [*accounts.values(), *keys]}},
             "identity": {"members": addresses, "identities": {a: ["miner"] for a in addresses}},
             "consensus": {"params": params, "miners": addresses, "controller": addresses[0]},
         },

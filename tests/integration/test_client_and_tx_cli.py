@@ -77,11 +77,16 @@ def test_offline_signing_matches_what_the_node_accepts(live: Any):
     client = Client(live[1])
     alice, bob = key(live, "alice"), key(live, "bob")
     status, nonce = client.status(), client.account(alice.address)["nonce"]
+    rate = client.fee_per_byte()
+    assert rate == 1  # `learnchain init` chains charge 1 per byte
     tx = build_transaction(alice, chain_id=status["chain_id"], nonce=nonce, app="bank",
-                           method="transfer", args={"to": bob.address, "amount": 3})
+                           method="transfer", args={"to": bob.address, "amount": 3},
+                           fee_per_byte=rate)
+    assert tx.fee == len(tx.encoded)
     signed = cli(live, "tx", "sign", "--from", "alice", "--args",
                  json.dumps({"to": "0x" + bob.address.hex(), "amount": 3}),
-                 "--chain-id", str(status["chain_id"]), "--nonce", str(nonce))
+                 "--chain-id", str(status["chain_id"]), "--nonce", str(nonce),
+                 "--fee-per-byte", str(rate))
     assert signed.exit_code == 0, signed.output
     out = json.loads(signed.stdout)
     assert out["raw"] == "0x" + tx.encoded.hex() and out["submitted"] is False
@@ -105,7 +110,7 @@ def test_everyday_commands_take_key_names_and_exit_non_zero_on_failure(live: Any
     assert cli(live, "tx", "status", json.loads(failed.stdout)["hash"]).exit_code == 3
     dry = cli(live, "tx", "send", "--from", "alice", "--to", "bob", "--amount", "1",
               "--dry-run")
-    assert dry.exit_code == 0 and json.loads(dry.stdout)["raw"].startswith("0x87")
+    assert dry.exit_code == 0 and json.loads(dry.stdout)["raw"].startswith("0x88")
     unknown = cli(live, "tx", "status", "0x" + "ab" * 32)
     assert unknown.exit_code == 1 and "unknown transaction" in unknown.output
     nobody = cli(live, "balance", "carol")

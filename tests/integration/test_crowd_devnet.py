@@ -53,6 +53,7 @@ def test_two_worker_processes_agree_bit_for_bit_and_are_paid_exactly(tmp_path: P
         wait_until(lambda: client.status()["height"] >= 1, what="the node mining")
         keys = tmp_path / "keys"
         alice = load_keystore(keys / "alice.json", DEV_PASSWORD)
+        bob = load_keystore(keys / "bob.json", DEV_PASSWORD)
         carol = PrivateKey.generate()
         save_keystore(carol, keys / "carol.json", DEV_PASSWORD, light=True)
         funded = client.send(alice, "bank", "transfer", {"to": carol.address, "amount": 10_000})
@@ -76,8 +77,11 @@ def test_two_worker_processes_agree_bit_for_bit_and_are_paid_exactly(tmp_path: P
         expected = sha256(run_program("eval-classifier", 1, data, task["seed"], task["coins"]))
         assert task["results"] == [expected, expected]  # bit for bit, and the true result
         assert task["payouts"] == [D + R // 2, D + R // 2] and task["refund"] == R - 2 * (R // 2)
-        for out in outputs:
-            assert out["earnings"] == R // 2 and out["balance_change"] == R // 2
+        fees = fees_paid(client, [bob.address, carol.address])
+        for out, address in zip(outputs, (bob.address, carol.address), strict=True):
+            # every transaction pays its fee (docs/architecture.md, Transactions)
+            assert out["earnings"] == R // 2
+            assert out["balance_change"] == R // 2 - fees[address] and fees[address] > 0
             assert out["finished"] == 1 and out["errors"] == []
     finally:
         for w in workers:
@@ -86,3 +90,15 @@ def test_two_worker_processes_agree_bit_for_bit_and_are_paid_exactly(tmp_path: P
         for pid in pids.values():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def fees_paid(client: NodeClient, senders: list[bytes]) -> dict[bytes, int]:
+    """Fees each sender's included transactions paid, read from the node's blocks."""
+    paid = dict.fromkeys(senders, 0)
+    by_hex = {"0x" + a.hex(): a for a in senders}
+    for height in range(1, client.status()["height"] + 1):
+        for tx in client.block(height, full=True)["transactions"]:
+            sender = by_hex.get(tx["sender"].lower())
+            if sender is not None:
+                paid[sender] += tx["fee"]
+    return paid

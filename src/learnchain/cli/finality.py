@@ -29,9 +29,9 @@ def split_line(chain: Any) -> str | None:
 @friendly_errors
 def finality_status(datadir: Path = DATADIR_OPTION, as_json: bool = JSON_OPTION) -> None:
     """The finality bound, the checkpoint in force and any split this node has recorded."""
-    from learnchain.cli.main import _open
+    from learnchain.cli.chain import open_datadir_chain
 
-    _, chain = _open(datadir)
+    chain = open_datadir_chain(datadir)
     out = {"height": chain.height, "finality_bound": chain.genesis_config.max_reorg_depth,
            "checkpoint": None if chain.checkpoint is None else chain.checkpoint.to_json(),
            "split": None if chain.split is None else chain.split.to_json()}
@@ -52,7 +52,8 @@ def finality_status(datadir: Path = DATADIR_OPTION, as_json: bool = JSON_OPTION)
 def finality_checkpoint(
         datadir: Path = DATADIR_OPTION,
         key: str = typer.Option(..., "--key", help="The governance controller's keystore."),
-        password_file: Path | None = typer.Option(None, "--password-file"),
+        password_file: Path | None = typer.Option(None, "--password-file",
+                                                  help="File holding the keystore password."),
         height: int | None = typer.Option(None, help="Checkpointed height (default: head)."),
         node: str | None = typer.Option(None, help="Node API to submit to (default: "
                                                    "this datadir's node); '-' only prints."),
@@ -60,10 +61,12 @@ def finality_checkpoint(
     """Sign this node's block at HEIGHT as final and submit it (peers pass it on)."""
     import httpx
 
-    from learnchain.cli.main import _open
+    from learnchain.cli.chain import open_datadir_chain
+    from learnchain.config import NodeConfig
     from learnchain.core.finality import Checkpoint
 
-    config, chain = _open(datadir)
+    config = NodeConfig.load(datadir)
+    chain = open_datadir_chain(datadir)
     at = chain.height if height is None else height
     block_hash = chain.store.canonical_hash(at)
     if block_hash is None:
