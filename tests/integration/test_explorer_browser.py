@@ -60,7 +60,10 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 "--window-size=1280,900", f"--user-data-dir={tmp_path / 'profile'}"):
+                 "--window-size=1280,900", f"--user-data-dir={tmp_path / 'profile'}",
+                 # offline: any fetch beyond the node fails (and would log a console error)
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                 "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(DRIVER))
@@ -145,3 +148,5 @@ def test_pages_load_clean_and_a_submitted_transaction_appears_live(
     assert browser.find_element(By.TAG_NAME, "h1").text == "Block not found"
     assert "no block" in browser.find_element(By.ID, "error-detail").text
     shoot(browser, "not-found", tmp_path)
+    # the console log is really collected: the 404 page's own status is reported there
+    assert any("404" in message for message in console_errors(browser))
