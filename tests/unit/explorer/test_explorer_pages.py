@@ -262,3 +262,38 @@ def test_static_assets_are_packaged_and_docs_stay(world: dict) -> None:
     assert client.get("/docs").status_code == 200
     assert client.get("/v1/status").json()["height"] == world["tn"].chain.height
     assert client.get("/v1/nope").json()["error"] == "not-found"  # the API still answers JSON
+
+
+def test_live_feed_resumes_after_the_last_event_id() -> None:
+    """A reconnecting EventSource sends Last-Event-ID (a height): it gets every block since."""
+    import json
+
+    tn = make_node(dev_genesis())
+    tn.mine(5)
+    client = TestClient(create_app(tn.node))
+    with client.stream("GET", "/explorer/events", headers={"Last-Event-ID": "2"}) as stream:
+        lines = stream.iter_lines()
+        event_id = data = None
+        for line in lines:
+            if line.startswith("id: "):
+                event_id = line[len("id: "):]
+            if line.startswith("data: "):
+                data = json.loads(line[len("data: "):])
+                break
+    assert event_id == "5" and data is not None
+    assert [b["height"] for b in data["blocks"]] == [3, 4, 5]
+    assert data["blocks"][-1]["hash"] == "0x" + tn.chain.head_hash.hex()
+
+
+def test_an_open_event_stream_does_not_hold_up_server_shutdown() -> None:
+    import httpx
+
+    from learnchain.net.server import ApiServer
+
+    tn = make_node(dev_genesis())
+    server = ApiServer(tn.node)
+    with server, httpx.Client(timeout=30) as http, \
+            http.stream("GET", server.url + "/explorer/events") as stream:
+        assert next(stream.iter_lines()).startswith("retry:")
+        server.__exit__(None, None, None)  # shut down while the stream is open
+        assert not server.thread.is_alive()

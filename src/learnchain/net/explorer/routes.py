@@ -25,7 +25,10 @@ from learnchain.node import Node
 
 HERE = Path(__file__).parent
 POLL_S = 0.3  # how often the live feed looks at the head (server side)
-STREAM_LIFETIME_S = 300  # then the browser's EventSource reconnects on its own
+# Each stream ends after this long and the browser's EventSource reconnects on its own,
+# resuming from the Last-Event-ID (the last height it got), so no block is missed. Short
+# streams also keep a node's shutdown quick: uvicorn waits for open responses to finish.
+STREAM_LIFETIME_S = 15
 MAX_EVENT_BLOCKS = 20
 KEEPALIVE_S = 15
 
@@ -156,11 +159,16 @@ def _in_mempool(node: Node, tx_hash: str) -> bool:
 
 async def _feed(request: Request, node: Node) -> AsyncIterator[str]:
     """One `head` event per new head: the blocks since the last one sent (at most
-    MAX_EVENT_BLOCKS, newest last) and the mempool size. A reorg sends the new head block."""
+    MAX_EVENT_BLOCKS, newest last) and the mempool size; its id is the height. A reorg sends
+    the new head block. A reconnecting browser's Last-Event-ID resumes after that height."""
     chain = node.chain
     loop = asyncio.get_running_loop()
-    sent_head, sent_height = chain.head_hash, chain.height
-    yield "retry: 2000\n\n"
+    sent_head: bytes | None = chain.head_hash
+    sent_height = chain.height
+    resume = request.headers.get("last-event-id", "")
+    if resume.isascii() and resume.isdigit() and len(resume) < 19:
+        sent_head, sent_height = None, min(int(resume), sent_height)
+    yield "retry: 1000\n\n"
     deadline = loop.time() + STREAM_LIFETIME_S
     quiet_since = loop.time()
     while loop.time() < deadline:
@@ -172,7 +180,7 @@ async def _feed(request: Request, node: Node) -> AsyncIterator[str]:
             start = max(start, height - MAX_EVENT_BLOCKS + 1)
             blocks = await asyncio.to_thread(_summaries, chain, start, height)
             data = {"height": height, "mempool": len(node.mempool), "blocks": blocks}
-            yield f"event: head\ndata: {json.dumps(data)}\n\n"
+            yield f"id: {height}\nevent: head\ndata: {json.dumps(data)}\n\n"
             sent_head, sent_height = head, height
             quiet_since = loop.time()
         elif loop.time() - quiet_since > KEEPALIVE_S:
