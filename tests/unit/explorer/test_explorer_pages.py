@@ -127,6 +127,9 @@ def test_app_pages_read_state_through_queries(world: dict) -> None:
     model = get(world, "/apps/collab/0")
     alice = to_checksum_address(dev_key("alice").address)
     assert "Contributors" in model and alice.lower() in model.lower()
+    held = world["tn"].chain.query("collab", "contribution", {"model_id": 0,
+                                                             "contribution": 0})["deposit"]
+    assert held > 0 and 'id="contributions"' in model and f"<td>{held}</td>" in model
     crowd = get(world, "/apps/crowd")
     assert "Crowd tasks (1)" in crowd and "prepare" in crowd
     assert "prepare" in get(world, "/apps/crowd/0")

@@ -17,6 +17,7 @@ from learnchain.core.types import HASH_SIZE, Block
 from learnchain.net.jsonview import address_json, block_json, receipt_json, to_json, tx_json
 
 RECENT_BLOCKS = 15
+RECENT_CONTRIBUTIONS = 20
 MAX_LISTED = 200  # tasks / markets listed on one page (the newest)
 RLPOW_SCALE = 10**9  # rlpow fixed point (consensus/rlpow.py)
 WALLET_APP = "wallet"
@@ -226,7 +227,13 @@ def collab_model_page(chain: Chain, model_id: int) -> dict[str, Any]:
     for row in contributors:
         judged = row["good"] + row["bad"]
         row["good_share"] = f"{100 * row['good'] / judged:.1f} %" if judged else "—"
-    return {"model": to_json(model), "contributors": to_json(contributors)}
+    total = int(model["counters"]["n"])
+    recent = [chain.query("collab", "contribution", {"model_id": model_id, "contribution": n})
+              for n in range(total - 1, max(-1, total - 1 - RECENT_CONTRIBUTIONS), -1)]
+    for row in recent:
+        row.pop("data", None)  # the sample itself: long and of no use on a summary page
+    return {"model": to_json(model), "contributors": to_json(contributors),
+            "recent": to_json(recent)}
 
 
 def crowd_page(chain: Chain) -> dict[str, Any]:
