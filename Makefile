@@ -26,10 +26,11 @@ demo: $(STAMP)
 # installs what is missing, and only where apt-get can run (CI runs as root); otherwise those
 # tests skip and say why.
 sysdeps:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else echo "sysdeps: chromium missing and apt-get unavailable (not root): its test will skip"; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	      chromium-driver; \
+	  else echo "sysdeps: chromium/chromium-driver missing and apt-get unavailable (not root): the browser tests will skip"; fi; \
 	fi
 	@if command -v npm >/dev/null && [ ! -d docs/examples/node_modules ]; then \
 	  npm install --prefix docs/examples --no-audit --no-fund --silent \

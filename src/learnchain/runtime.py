@@ -101,8 +101,10 @@ class NodeRuntime:
                 self.p2p.connect(addr)
             threading.Thread(target=self._tick_forever, daemon=True, name="p2p-tick").start()
         try:
+            # timeout_graceful_shutdown: an open explorer tab (a live event stream) must not
+            # hold up the node's shutdown
             uvicorn.run(self.api, host=self.config.api.host, port=self.config.api.port,
-                        log_level="warning")
+                        log_level="warning", timeout_graceful_shutdown=5)
         finally:
             self._stop.set()
             self.node.stop()

@@ -1,4 +1,5 @@
-"""The user HTTP API under /v1 (FastAPI; OpenAPI docs at /docs, served offline).
+"""The user HTTP API under /v1 (FastAPI; OpenAPI docs at /docs, served offline; the web
+explorer at /, see net/explorer).
 
 Errors are JSON `{error, detail}` with a status code that says whose fault it was: 400 for a
 request the node understood and refused, 404 for something it does not have, 413 for a body
@@ -36,6 +37,7 @@ from learnchain.net.api_models import (
     errors,
 )
 from learnchain.net.content_api import add_content_routes
+from learnchain.net.explorer import install_explorer
 from learnchain.net.http_limits import (
     BodyLimitMiddleware,
     install_error_handlers,
@@ -206,4 +208,5 @@ def create_app(node: Node) -> FastAPI:
         return {"result": to_json(result)}
 
     add_content_routes(api, chain)
+    install_explorer(api, node)  # HTML pages at / (the API stays under /v1)
     return api

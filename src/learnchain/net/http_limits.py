@@ -153,7 +153,7 @@ def swagger_assets() -> Path | None:
 
 def install_offline_docs(api: FastAPI) -> None:
     """Swagger UI at /docs from a packaged copy of its assets: the page works with no
-    internet (no CDN, no favicon fetch). A landing page at / points to it."""
+    internet (no CDN, no favicon fetch). The explorer at / links to it."""
     from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.responses import HTMLResponse
     from fastapi.staticfiles import StaticFiles
@@ -172,26 +172,3 @@ def install_offline_docs(api: FastAPI) -> None:
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",
             swagger_favicon_url="data:,")
-
-    @api.get("/", include_in_schema=False)
-    def landing() -> HTMLResponse:
-        return HTMLResponse(LANDING.format(title=api.title, version=api.version))
-
-
-LANDING = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;max-width:46em;margin:3em auto;line-height:1.5}}
-code{{background:#eee;padding:0 .3em}}</style></head>
-<body><h1>{title}</h1><p>version {version}</p>
-<ul>
-<li><a href="/docs">API documentation</a> (Swagger UI, works offline)</li>
-<li><a href="/openapi.json">OpenAPI schema</a></li>
-<li><a href="/v1/status">/v1/status</a>: chain id, head, mempool</li>
-<li><a href="/v1/blocks/head">/v1/blocks/head</a>: the newest block</li>
-<li><a href="/v1/apps">/v1/apps</a>: apps, their methods and argument types</li>
-</ul>
-<p>Send transactions with <code>learnchain tx send</code>, the Python client
-<code>learnchain.client</code>, or any language (docs/transactions.md).
-Errors are JSON <code>{{"error", "detail"}}</code>.</p>
-</body></html>
-"""

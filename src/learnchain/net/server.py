@@ -42,7 +42,9 @@ def free_port_range(count: int, attempts: int = 50) -> int:
 class ApiServer:
     def __init__(self, node: Node, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host, self.port = host, port or free_port()
-        config = uvicorn.Config(create_app(node), host=host, port=self.port, log_level="warning")
+        # open explorer event streams are cut after a short grace period on shutdown
+        config = uvicorn.Config(create_app(node), host=host, port=self.port, log_level="warning",
+                                timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="api", daemon=True)
 
