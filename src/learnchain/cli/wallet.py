@@ -26,6 +26,9 @@ wallet_app.add_typer(recover_app, name="recover")
 NODE = typer.Option("http://127.0.0.1:8645", "--node", help="Node HTTP API URL.")
 KEY = typer.Option(..., "--key", "-k", help="Keystore path or key name in <datadir>/keys.")
 PASSWORD = typer.Option(None, "--password-file", help="File holding the keystore password.")
+RECORD = typer.Option(..., "--record", help="Record id (0x…).")
+WALLET_ID = typer.Option(..., "--wallet", "-w", help="Wallet id (0x…).")
+LAYER = typer.Option("", "--layer", "-l", help="Only this layer (and its sublayers).")
 WALLET = typer.Option(None, "--wallet", "-w", help="Wallet id (0x…); default: your own.")
 
 
@@ -103,7 +106,7 @@ def add(file: Path = typer.Argument(..., help="Payload: FHIR JSON or any file.")
 
 @wallet_app.command("list")
 @friendly_errors
-def list_records(layer: str = typer.Option("", "--layer", "-l"), wallet: str | None = WALLET,
+def list_records(layer: str = LAYER, wallet: str | None = WALLET,
                  node: str = NODE, key: str = KEY, datadir: Path = DATADIR_OPTION,
                  password_file: Path | None = PASSWORD, as_json: bool = JSON_OPTION) -> None:
     """Records of a wallet (metadata only: originator, CID, layer, type, versions)."""
@@ -116,7 +119,7 @@ def list_records(layer: str = typer.Option("", "--layer", "-l"), wallet: str | N
 
 @wallet_app.command("history")
 @friendly_errors
-def history(record: str = typer.Option(..., "--record"), wallet: str | None = WALLET,
+def history(record: str = RECORD, wallet: str | None = WALLET,
             node: str = NODE, key: str = KEY, datadir: Path = DATADIR_OPTION,
             password_file: Path | None = PASSWORD, as_json: bool = JSON_OPTION) -> None:
     """Every version of a record: originator, CID, height, last update."""
@@ -129,7 +132,8 @@ def history(record: str = typer.Option(..., "--record"), wallet: str | None = WA
 
 @wallet_app.command("read")
 @friendly_errors
-def read(record: str = typer.Option(..., "--record"), version: int = typer.Option(0),
+def read(record: str = RECORD,
+         version: int = typer.Option(0, help="Version to read (0: the latest)."),
          out: Path = typer.Option(None, "--out", "-o", help="Write the payload here."),
          wallet: str | None = WALLET, node: str = NODE, key: str = KEY,
          datadir: Path = DATADIR_OPTION, password_file: Path | None = PASSWORD,
@@ -153,8 +157,9 @@ def read(record: str = typer.Option(..., "--record"), version: int = typer.Optio
 
 @wallet_app.command("grant")
 @friendly_errors
-def grant(grantee: str = typer.Option(...), layer: list[str] = typer.Option(..., "--layer"),
-          threshold: int = typer.Option(2, "--threshold", "-m"),
+def grant(grantee: str = typer.Option(..., help="Address of the grantee."),
+          layer: list[str] = typer.Option(..., "--layer", help="Layer to share (repeatable)."),
+          threshold: int = typer.Option(2, "--threshold", "-m", help="Proxies needed (m of n)."),
           proxy: list[str] = typer.Option(None, "--proxy", help="Proxy address (default: all)."),
           expiry: int = typer.Option(0, help="Block height at which the grant ends (0: never)."),
           write: bool = typer.Option(False, help="Also let the grantee add records."),
@@ -172,7 +177,8 @@ def grant(grantee: str = typer.Option(...), layer: list[str] = typer.Option(...,
 
 @wallet_app.command("revoke")
 @friendly_errors
-def revoke(grant_id: str = typer.Option(..., "--grant"), node: str = NODE, key: str = KEY,
+def revoke(grant_id: str = typer.Option(..., "--grant", help="Grant id (0x…)."),
+           node: str = NODE, key: str = KEY,
            datadir: Path = DATADIR_OPTION, password_file: Path | None = PASSWORD,
            as_json: bool = JSON_OPTION) -> None:
     """Revoke a grant on chain and delete its fragments at every proxy."""
@@ -196,7 +202,7 @@ def access_log(wallet: str | None = WALLET, node: str = NODE, key: str = KEY,
 
 @wallet_app.command("delete")
 @friendly_errors
-def delete(record: str = typer.Option(..., "--record"), wallet: str | None = WALLET,
+def delete(record: str = RECORD, wallet: str | None = WALLET,
            node: str = NODE, key: str = KEY, datadir: Path = DATADIR_OPTION,
            password_file: Path | None = PASSWORD, as_json: bool = JSON_OPTION) -> None:
     """Delete a record: unpinned and collected everywhere; the chain keeps hash and fact."""
@@ -207,8 +213,9 @@ def delete(record: str = typer.Option(..., "--record"), wallet: str | None = WAL
 
 @wallet_app.command("authorise")
 @friendly_errors
-def authorise(professional: str = typer.Option(...), revoke_auth: bool = typer.Option(
-        False, "--revoke"), node: str = NODE, key: str = KEY, datadir: Path = DATADIR_OPTION,
+def authorise(professional: str = typer.Option(..., help="Professional or researcher address."),
+              revoke_auth: bool = typer.Option(False, "--revoke", help="Withdraw it instead."),
+              node: str = NODE, key: str = KEY, datadir: Path = DATADIR_OPTION,
         password_file: Path | None = PASSWORD, as_json: bool = JSON_OPTION) -> None:
     """Institution role: vouch for a professional (needed to read identification layers)."""
     _client(node, key, datadir, password_file).authorise(_address(professional), revoke_auth)
@@ -217,7 +224,8 @@ def authorise(professional: str = typer.Option(...), revoke_auth: bool = typer.O
 
 @recover_app.command("setup")
 @friendly_errors
-def recover_setup(institution: str = typer.Option(...), threshold: int = typer.Option(2, "-m"),
+def recover_setup(institution: str = typer.Option(..., help="Your KYC institution."),
+                  threshold: int = typer.Option(2, "-m", help="Proxies needed (m of n)."),
                   wallet: str | None = WALLET, node: str = NODE, key: str = KEY,
                   datadir: Path = DATADIR_OPTION, password_file: Path | None = PASSWORD,
                   as_json: bool = JSON_OPTION) -> None:
@@ -231,8 +239,9 @@ def recover_setup(institution: str = typer.Option(...), threshold: int = typer.O
 
 @recover_app.command("start")
 @friendly_errors
-def recover_start(wallet: str = typer.Option(..., "--wallet", "-w"),
-                  new_owner: str = typer.Option(...), node: str = NODE, key: str = KEY,
+def recover_start(wallet: str = WALLET_ID,
+                  new_owner: str = typer.Option(..., help="The patient's new address."),
+                  node: str = NODE, key: str = KEY,
                   datadir: Path = DATADIR_OPTION, password_file: Path | None = PASSWORD,
                   as_json: bool = JSON_OPTION) -> None:
     """Institution: after re-identifying the patient, hand the wallet to their new key."""
@@ -243,7 +252,7 @@ def recover_start(wallet: str = typer.Option(..., "--wallet", "-w"),
 
 @recover_app.command("finish")
 @friendly_errors
-def recover_finish(wallet: str = typer.Option(..., "--wallet", "-w"), node: str = NODE,
+def recover_finish(wallet: str = WALLET_ID, node: str = NODE,
                    key: str = KEY, datadir: Path = DATADIR_OPTION,
                    password_file: Path | None = PASSWORD, as_json: bool = JSON_OPTION) -> None:
     """New key: take over the wallet and re-wrap every record under the new key."""
@@ -256,9 +265,10 @@ def recover_finish(wallet: str = typer.Option(..., "--wallet", "-w"), node: str 
 
 @proxy_app.command("serve")
 @friendly_errors
-def proxy_serve(port: int = typer.Option(8745), database: Path = typer.Option(
-        Path("proxy.sqlite"), "--db"), node: str = NODE, key: str = KEY,
-        datadir: Path = DATADIR_OPTION, password_file: Path | None = PASSWORD) -> None:
+def proxy_serve(port: int = typer.Option(8745, help="Port on 127.0.0.1."),
+        database: Path = typer.Option(Path("proxy.sqlite"), "--db", help="Fragment store."),
+        node: str = NODE, key: str = KEY, datadir: Path = DATADIR_OPTION,
+        password_file: Path | None = PASSWORD, as_json: bool = JSON_OPTION) -> None:
     """Run a re-encryption proxy on 127.0.0.1:PORT backed by a node."""
     import uvicorn
 
@@ -267,12 +277,15 @@ def proxy_serve(port: int = typer.Option(8745), database: Path = typer.Option(
     from learnchain.apps.wallet.proxy_http import create_proxy_app
 
     service = ProxyService(_load_key(key, datadir, password_file), HttpChain(node), database)
+    _out({"address": service.address, "url": f"http://127.0.0.1:{port}"}, as_json,
+         f"proxy 0x{service.address.hex()} on http://127.0.0.1:{port}")
     uvicorn.run(create_proxy_app(service), host="127.0.0.1", port=port, log_level="warning")
 
 
 @proxy_app.command("register")
 @friendly_errors
-def proxy_register(address: str = typer.Option(...), url: str = typer.Option(...),
+def proxy_register(address: str = typer.Option(..., help="Proxy address."),
+                   url: str = typer.Option(..., help="Proxy base URL."),
                    node: str = NODE, key: str = KEY, datadir: Path = DATADIR_OPTION,
                    password_file: Path | None = PASSWORD, as_json: bool = JSON_OPTION) -> None:
     """Consortium member: register a proxy's address and URL in the wallet app."""
@@ -292,3 +305,6 @@ def scenario(devnet: Path = typer.Option(Path("devnet"), "--devnet",
     report = run_scenario(devnet, log=None if as_json else console.print)
     if as_json:
         emit_json(report)
+
+
+from learnchain.cli import wallet_studies as _wallet_studies  # noqa: E402,F401  (registers groups)
