@@ -22,6 +22,7 @@ from typing import Any
 from learnchain.apps.base import App, Args, CallContext, query_method, tx_method
 from learnchain.apps.identity import has_role, is_member
 from learnchain.apps.wallet import rules
+from learnchain.apps.wallet.forums import ForumsMixin
 from learnchain.apps.wallet.review import ReviewMixin
 from learnchain.apps.wallet.rules import Params, WalletError
 from learnchain.apps.wallet.studies import StudiesMixin
@@ -49,7 +50,7 @@ def _key(a: Args, name: str) -> bytes:
     return a.bytes(name, size=33)
 
 
-class WalletApp(StudiesMixin, ReviewMixin, App):
+class WalletApp(StudiesMixin, ReviewMixin, ForumsMixin, App):
     name = "wallet"
 
     def genesis(self, ctx: CallContext, config: dict[str, Any]) -> None:
