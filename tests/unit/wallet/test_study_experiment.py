@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from learnchain.apps.wallet.study_client import matches, profile_from_fhir
@@ -35,3 +36,10 @@ def test_cli_study_experiment_writes_json_and_png(tmp_path) -> None:
     report = json.loads(result.output)
     assert report["patients"] == 12
     assert (tmp_path / "study.json").exists() and (tmp_path / "study.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_study_experiment_at_a_thousand_patients() -> None:
+    report = run(patients=1000, seed=0, reward=10)
+    assert report["eligible"] == report["delivered"] > 50
+    assert report["paid_total"] == 10 * report["eligible"] and report["all_paid_once"]
