@@ -311,3 +311,6 @@ def scenario(devnet: Path = typer.Option(Path("devnet"), "--devnet",
     report = run_scenario(devnet, log=None if as_json else console.print)
     if as_json:
         emit_json(report)
+
+
+from learnchain.cli import wallet_studies as _wallet_studies  # noqa: E402,F401  (registers groups)

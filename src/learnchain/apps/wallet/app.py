@@ -22,7 +22,10 @@ from typing import Any
 from learnchain.apps.base import App, Args, CallContext, query_method, tx_method
 from learnchain.apps.identity import has_role, is_member
 from learnchain.apps.wallet import rules
+from learnchain.apps.wallet.forums import ForumsMixin
+from learnchain.apps.wallet.review import ReviewMixin
 from learnchain.apps.wallet.rules import Params, WalletError
+from learnchain.apps.wallet.studies import StudiesMixin
 from learnchain.core.crypto import parse_address
 from learnchain.core.state import StateView
 from learnchain.privacy.records import RECORD_TYPES
@@ -47,7 +50,7 @@ def _key(a: Args, name: str) -> bytes:
     return a.bytes(name, size=33)
 
 
-class WalletApp(App):
+class WalletApp(StudiesMixin, ReviewMixin, ForumsMixin, App):
     name = "wallet"
 
     def genesis(self, ctx: CallContext, config: dict[str, Any]) -> None:
@@ -279,12 +282,15 @@ class WalletApp(App):
 
     @tx_method
     def authorise(self, ctx: CallContext, args: dict[str, Any]) -> None:
-        """An institution vouches for a professional (needed to read identification)."""
+        """An institution vouches for a professional (needed to read identification) or a
+        researcher (needed to publish studies; role caps still keep them off raw layers)."""
         self._require_member_or_institution(ctx)
         a = Args(args)
         professional = a.address("professional")
-        if not has_role(ctx.read("identity"), professional, "professional"):
-            raise WalletError("only registered professionals can be authorised")
+        identity = ctx.read("identity")
+        if not (has_role(identity, professional, "professional")
+                or has_role(identity, professional, "researcher")):
+            raise WalletError("only registered professionals or researchers can be authorised")
         if a.bool("revoke", default=False):
             ctx.state.delete("auth/" + professional.hex())
         else:
@@ -319,6 +325,7 @@ class WalletApp(App):
             "grant": request.grant, "proxy": ctx.sender, "request": request.request_id,
             "height": ctx.block.height, "time": ctx.block.time})
         ctx.state.set("logn/" + wid.hex(), n + 1)
+        self.note_study_delivery(ctx.state, request.grant, request.record, ctx.block.height)
         ctx.emit("access", wallet=wid, record=request.record, grantee=requester)
         return {"entry": n}
 

@@ -37,6 +37,9 @@ ROLE_LAYERS: dict[str, tuple[str, ...]] = {
     "researcher": ("activities/study:",),
 }
 """Which layers a grantee of each role may be granted (prefix match)."""
+ROLE_CAPS: dict[str, tuple[str, ...]] = {"researcher": ("identification", "profile")}
+"""Seed §3.2.1 role caps: a researcher (the pharmaceutical role) never reads these layers, even
+when it also holds a role that could, and whatever a patient grants."""
 
 
 class WalletError(AppError):
@@ -73,6 +76,9 @@ def covers(granted: str, layer: str) -> bool:
 
 
 def role_allows(identity: StateView, grantee: bytes, layer: str) -> bool:
+    for role, capped in ROLE_CAPS.items():
+        if root_of(layer) in capped and has_role(identity, grantee, role):
+            return False
     for role, allowed in ROLE_LAYERS.items():
         if has_role(identity, grantee, role) and any(
                 layer == a or layer.startswith(a) or covers(a, layer) for a in allowed):

@@ -32,13 +32,19 @@ class WalletWorld:
 
     @classmethod
     def create(cls, *, params: dict[str, Any] | None = None, database: str = ":memory:",
-               content: str = ":memory:", proxy_dir: str | None = None) -> WalletWorld:
-        addr = {n: to_checksum_address(dev_key(n).address) for n in [*PEOPLE, *PROXIES,
+               content: str = ":memory:", proxy_dir: str | None = None,
+               extra: dict[str, str] | None = None,
+               funded: dict[str, int] | None = None) -> WalletWorld:
+        """`extra` registers more identities (name → role), e.g. a synthetic population;
+        `funded` gives dev keys a starting balance (e.g. a researcher's study budget)."""
+        people = {**PEOPLE, **(extra or {})}
+        addr = {n: to_checksum_address(dev_key(n).address) for n in [*people, *PROXIES,
                                                                       INSTITUTION, "miner"]}
-        genesis = dev_genesis(members=("miner", INSTITUTION), extra_apps=["wallet"], apps={
+        genesis = dev_genesis(members=("miner", INSTITUTION), extra_apps=["wallet"],
+                              funded=funded, apps={
             "identity": {"identities": {
                 addr["miner"]: ["miner"], addr[INSTITUTION]: ["institution"],
-                **{addr[n]: [role] for n, role in PEOPLE.items()}}},
+                **{addr[n]: [role] for n, role in people.items()}}},
             "wallet": {"params": params or {},
                        "proxies": [{"address": addr[p]} for p in PROXIES]}})
         test = make_node(genesis, database=database)
@@ -56,6 +62,8 @@ class WalletWorld:
         return WalletClient(dev_key(name), self.chain, LocalContent(self.store), proxies)
 
     def __getitem__(self, name: str) -> WalletClient:
+        if name not in self.clients:  # e.g. a synthetic patient, made on first use
+            self.clients[name] = self.client(name)
         return self.clients[name]
 
     def address(self, name: str) -> bytes:
