@@ -157,7 +157,7 @@ def create_app(node: Node) -> FastAPI:
         return {"hash": to_json(tx.hash), "accepted": True, "new": added}
 
     @api.get("/v1/transactions/{tx_hash}", summary="Inclusion status and receipt",
-             response_model=TxStatus, response_model_exclude_none=True,
+             response_model=TxStatus,
              responses=errors(400, 404, 422))
     def transaction(tx_hash: str) -> dict[str, Any]:
         digest = _hex(tx_hash, "transaction hash", HASH_SIZE)
