@@ -30,8 +30,14 @@ def _crowd() -> App:
     return CrowdApp()
 
 
+def _tasks() -> App:
+    from learnchain.apps.tasks.app import TasksApp
+
+    return TasksApp()
+
+
 OPTIONAL_APPS: dict[str, Callable[[], App]] = {"collab": _collab, "market": _market,
-                                               "crowd": _crowd}
+                                               "crowd": _crowd, "tasks": _tasks}
 
 
 def register_optional_app(name: str, factory: Callable[[], App]) -> None:
