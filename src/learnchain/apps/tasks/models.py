@@ -27,6 +27,7 @@ import numpy as np
 
 from learnchain.apps.base import AppError
 from learnchain.core.encoding import decode, encode, sha256
+from learnchain.core.errors import EncodingError
 from learnchain.ml import coins
 
 FEATURE_BITS = 4
@@ -73,7 +74,8 @@ class Dataset:
                 raise ValueError("shape")
             x = np.asarray(xs, dtype=np.int64).reshape(len(ys), d)
             y = np.asarray(ys, dtype=np.int64)
-        except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, OverflowError, AttributeError,
+                EncodingError) as exc:
             raise ModelError(f"data set bytes are malformed: {exc}") from None
         if int(np.abs(x).max()) > MAX_FEATURE or int(y.min()) < 0 or int(y.max()) >= k:
             raise ModelError(f"data set values out of range (|x| <= {MAX_FEATURE}, 0 <= y < k)")
@@ -142,7 +144,8 @@ def decode_params(data: bytes, kind: str, d_in: int, classes: int,
                 raise ValueError("layer sizes disagree")
             layers.append((np.asarray(w, dtype=np.int64).reshape(rows, cols),
                            np.asarray(b, dtype=np.int64)))
-    except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError,
+                EncodingError) as exc:
         raise ModelError(f"model bytes are malformed: {exc}") from None
     shapes = [(d_in, classes)] if kind == "logreg" else [(d_in, hidden), (hidden, classes)]
     if [w.shape for w, _ in layers] != shapes:
