@@ -39,7 +39,7 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
                   engine: str = "pow", env: str = "CartPole-v1",
                   consensus_params: dict[str, Any] | None = None,
                   extra_apps: tuple[str, ...] = ("collab",)) -> list[DevnetNode]:
-    """Keys, genesis and configs for N nodes; `engine` is "pow" or "rlpow" (learning `env`).
+    """Keys, genesis and configs for N nodes; `engine` is "pow", "pole" or "rlpow" (`env`).
 
     `consensus_params` overrides genesis consensus parameters (e.g. rlpow's ``K``).
     """
@@ -55,7 +55,7 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
         save_keystore(key, root / "keys" / f"{name}.json", DEV_PASSWORD, light=fast_kdf)
     (root / "keys" / "password.txt").write_text(DEV_PASSWORD + "\n")
     addresses = [to_checksum_address(k.address) for k in keys]
-    if engine == "pow":
+    if engine in ("pow", "pole"):  # pole: governed PoW between PoLe settlements
         engine_config: dict[str, Any] = {}
         params: dict[str, Any] = {"difficulty": difficulty}
         fork_choice = "most-work"
@@ -66,7 +66,7 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
         params = {**default_rlpow_params(), **DEVNET_RLPOW_PARAMS}
         fork_choice = "longest-then-reward-sum"
     else:
-        raise ConfigError(f"--engine must be pow or rlpow, not {engine!r}")
+        raise ConfigError(f"--engine must be pow, pole or rlpow, not {engine!r}")
     params.update(consensus_params or {})
     genesis = GenesisConfig(
         timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses, extra_apps=list(extra_apps),

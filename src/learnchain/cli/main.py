@@ -26,6 +26,7 @@ from learnchain.cli.common import (
 from learnchain.cli.crowd import crowd_app, worker_command
 from learnchain.cli.devnet import devnet_app
 from learnchain.cli.market import market_app
+from learnchain.cli.pole import pole_app
 from learnchain.cli.rlpow import rlpow_app
 from learnchain.cli.sim import sim_app
 from learnchain.config import NodeConfig
@@ -60,6 +61,7 @@ app.add_typer(collab_app, name="collab")
 app.add_typer(rlpow_app, name="rlpow")
 app.add_typer(market_app, name="market")
 app.add_typer(crowd_app, name="crowd")
+app.add_typer(pole_app, name="pole")
 app.command("worker")(worker_command)
 
 
