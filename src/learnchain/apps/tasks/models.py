@@ -95,8 +95,12 @@ def load_dataset(name: str) -> Dataset:
     return Dataset(x, y, int(y.max()) + 1)
 
 
+@lru_cache(maxsize=64)
 def split(name: str, split_seed: bytes, test_ppm: int = 200_000) -> tuple[Dataset, Dataset]:
-    """Public train split and the holdout pool, by coins h(split_seed ‖ row)."""
+    """Public train split and the holdout pool, by coins h(split_seed ‖ row).
+
+    Memoised (a pure function of its arguments): every reveal and PoLe block of a task needs it.
+    """
     data = load_dataset(name)
     u = np.array([coins.coin_int(split_seed, "split", i) % PPM for i in range(len(data.y))])
     train, hold = u >= test_ppm, u < test_ppm
@@ -104,14 +108,20 @@ def split(name: str, split_seed: bytes, test_ppm: int = 200_000) -> tuple[Datase
             Dataset(data.x[hold], data.y[hold], data.classes))
 
 
+@lru_cache(maxsize=256)
 def sml_matrix(seed: bytes, address: bytes, d: int, width: int) -> np.ndarray | None:
-    """The SML mapping for one (task, address): entries -1, 0, 1 with probabilities ¼, ½, ¼."""
+    """The SML mapping for one (task, address): entries -1, 0, 1 with probabilities ¼, ½, ¼.
+
+    Memoised and read-only (a pure function of chain data and the address).
+    """
     if width == 0:
         return None
     s = coins.hash_parts(b"pole/sml", seed, address)
     vals = [coins.coin_int(s, "m", i) & 3 for i in range(d * width)]
     table = np.array([-1, 0, 0, 1], dtype=np.int64)
-    return table[np.asarray(vals, dtype=np.int64)].reshape(d, width)
+    out = table[np.asarray(vals, dtype=np.int64)].reshape(d, width)
+    out.setflags(write=False)
+    return out
 
 
 def mapped(x: np.ndarray, m: np.ndarray | None) -> np.ndarray:
