@@ -68,6 +68,8 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
     else:
         raise ConfigError(f"--engine must be pow, pole or rlpow, not {engine!r}")
     params.update(consensus_params or {})
+    if engine == "pole" and "tasks" not in extra_apps:
+        extra_apps = (*extra_apps, "tasks")  # the engine settles the tasks app's tasks
     genesis = GenesisConfig(
         timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses, extra_apps=list(extra_apps),
         engine=engine, engine_config=engine_config, fork_choice=fork_choice,

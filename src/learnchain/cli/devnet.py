@@ -37,7 +37,7 @@ def devnet_up(nodes: int = typer.Option(4, "--nodes", "-n", min=1, max=32),
               base_port: int = typer.Option(8700, help="API port of node 0; node i uses +i."),
               difficulty: int = typer.Option(16),
               block_interval_ms: int = typer.Option(2000),
-              engine: str = typer.Option("pow", help="Consensus engine: pow or rlpow."),
+              engine: str = typer.Option("pow", help="Consensus engine: pow, pole or rlpow."),
               env: str = typer.Option("CartPole-v1", help="rlpow oracle environment."),
               detach: bool = typer.Option(False, help="Start and return, without the table."),
               fast_kdf: bool = typer.Option(False, hidden=True)) -> None:
