@@ -73,6 +73,7 @@ class Net:
         """Publish from `data` and mine it in; (task id, the data node's secret opening)."""
         task_id = self.next_id()
         kw.setdefault("deadline", self.height + 4)
+        kw.setdefault("secret", f"test-secret-{task_id}".encode())  # reproducible runs
         prepared = actors.prepare_task(addr("data"), task_id, **kw)
         self.send("data", "publish", prepared.publish_args)
         self.mine()

@@ -110,3 +110,21 @@ def test_forged_or_withheld_pole_blocks_are_rejected() -> None:
     stolen = replace(candidate.header, proposer=addr(other))
     with pytest.raises(InvalidBlock, match="settles no task"):
         wnode.node.import_block(Block(stolen, candidate.transactions).signed(onode.node.key))
+
+
+def test_two_tasks_won_by_one_node_settle_in_two_pole_blocks() -> None:
+    net = Net.start(("alice",))
+    secrets = {}
+    for _ in range(2):
+        task_id, secrets[task_id] = net.publish(deadline=6)
+    cands = {t: actors.train_candidate(net.task(t), addr("alice")) for t in secrets}
+    for c in cands.values():
+        net.send("alice", "commit", c.commit_args())
+    net.mine_to(7)
+    for t, secret in secrets.items():
+        net.send("data", "open_test", secret.open_args(t))
+        net.send("alice", "reveal", cands[t].reveal_args())
+    net.mine_to(R.close_height(net.task(0)))
+    first, second = net.mine(), net.mine()
+    assert [b.header.engine_fields["pole"]["task"] for b in (first, second)] == [0, 1]
+    assert [net.task(t)["settled_at"] for t in (0, 1)] == [first.height, second.height]

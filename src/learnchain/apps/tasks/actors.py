@@ -37,15 +37,20 @@ def prepare_task(publisher: bytes, task_id: int, *, kind: str = "logreg", sml_wi
                  threshold_ppm: int = 800_000, reward: int = 1000, deposit: int = 100,
                  deadline: int = 10, reveal_window: int = 5, settle_window: int = 5,
                  split_seed: bytes | None = None, test_rows: int | None = None,
-                 hp: dict[str, int] | None = None) -> DataNodeTask:
-    """Publish args for task `task_id` (the id the app will assign) with a hidden test set."""
+                 hp: dict[str, int] | None = None, secret: bytes | None = None) -> DataNodeTask:
+    """Publish args for task `task_id` (the id the app will assign) with a hidden test set.
+
+    The test rows and the salt are secret random choices; tests pass `secret` to make them
+    reproducible (never do that for a real task: the salt must be unguessable).
+    """
     dataset = DEFAULT_DATASET[kind]
     split_seed = split_seed or hashlib.sha256(f"split-{task_id}".encode()).digest()
     train, hold = M.split(dataset, split_seed)
     n = len(hold.y) if test_rows is None else min(test_rows, len(hold.y))
-    pick = sorted(random.SystemRandom().sample(range(len(hold.y)), n))  # secret choice
+    rng = random.Random(secret) if secret is not None else random.SystemRandom()
+    pick = sorted(rng.sample(range(len(hold.y)), n))  # secret choice
     test = M.Dataset(hold.x[pick], hold.y[pick], hold.classes)
-    salt = os.urandom(32)
+    salt = hashlib.sha256(b"salt" + secret).digest() if secret is not None else os.urandom(32)
     data = test.to_bytes()
     args = {"dataset": dataset, "split_seed": split_seed, "train_digest": train.digest(),
             "test_commitment": commitment(data, salt, publisher, R.task_context(task_id)),
@@ -74,9 +79,11 @@ class Candidate:
 
 
 def train_candidate(task: dict[str, Any], address: bytes, *,
-                    hp: dict[str, int] | None = None, seed: bytes | None = None) -> Candidate:
+                    hp: dict[str, int] | None = None, seed: bytes | None = None,
+                    salt: bytes | None = None) -> Candidate:
     """Train behind this address's SML mapping with the task's (or given) hyperparameters."""
     train = R.train_set(task)
     m = R.mapping(task, address, train.features)
     params = M.train(task["model"], train, m, hp or task["hp"], seed or address)
-    return Candidate(int(task["id"]), address, params, os.urandom(32))
+    return Candidate(int(task["id"]), address, params,
+                     os.urandom(32) if salt is None else salt)

@@ -159,15 +159,17 @@ class TasksApp(App):
         return {"train_ppm": train_ppm}
 
     def end_block(self, ctx: CallContext) -> None:
-        height = ctx.block.height
-        for task_id in list(ctx.state.get("open", [])):
+        height, settled_here = ctx.block.height, False
+        for task_id in list(ctx.state.get("open", [])):  # ascending ids
             task = get_task(ctx.state, task_id)
             if task["status"] == "open" and height >= R.close_height(task):
                 self._close(ctx, task)
             elif task["status"] == "due":
                 close, winner = R.close_height(task), task["winner"]["address"]
-                if ctx.block.proposer == winner and height > close:
+                if ctx.block.proposer == winner and height > close and not settled_here:
+                    # one task per PoLe block: the lowest due id, the one its header carries
                     self._settle(ctx, task, "pole")
+                    settled_here = True
                 elif height >= close + int(task["settle_window"]):
                     self._settle(ctx, task, "fallback")
 
