@@ -46,7 +46,7 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
                   consensus_params: dict[str, Any] | None = None, force: bool = False,
                   archive_work: bool = False,
                   extra_apps: tuple[str, ...] = ("collab", "wallet")) -> list[DevnetNode]:
-    """Keys, genesis and configs for N nodes; `engine` is "pow" or "rlpow" (learning `env`).
+    """Keys, genesis and configs for N nodes; `engine` is "pow", "pole" or "rlpow" (`env`).
 
     `consensus_params` overrides genesis consensus parameters (e.g. rlpow's ``K``). An existing
     devnet in `root` is never replaced silently: it takes ``force`` (which deletes its data).
@@ -73,7 +73,7 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
         save_keystore(key, root / "keys" / f"{name}.json", DEV_PASSWORD, light=fast_kdf)
     write_secret(root / "keys" / "password.txt", DEV_PASSWORD + "\n")
     addresses = [to_checksum_address(k.address) for k in keys]
-    if engine == "pow":
+    if engine in ("pow", "pole"):  # pole: governed PoW between PoLe settlements
         engine_config: dict[str, Any] = {}
         params: dict[str, Any] = {"difficulty": difficulty}
         fork_choice = "most-work"
@@ -84,9 +84,11 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
         params = {**default_rlpow_params(), **DEVNET_RLPOW_PARAMS}
         fork_choice = "longest-then-reward-sum"
     else:
-        raise ConfigError(f"--engine must be pow or rlpow, not {engine!r}")
+        raise ConfigError(f"--engine must be pow, pole or rlpow, not {engine!r}")
     params.setdefault("fee_per_byte", DEV_FEE_PER_BYTE)
     params.update(consensus_params or {})
+    if engine == "pole" and "tasks" not in extra_apps:
+        extra_apps = (*extra_apps, "tasks")  # the engine settles the tasks app's tasks
     genesis = GenesisConfig(
         timestamp_ms=wall_genesis_time(), permissioned_nodes=addresses, extra_apps=list(extra_apps),
         engine=engine, engine_config=engine_config, fork_choice=fork_choice,

@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 PREFIX = ".venv/bin/learnchain "
 LONG = ("--engine rlpow", "devnet/node1", "rlpow experiment", "collab experiment",
-        "sim run experiments/sim/partition", "governance experiment", "crowd experiment")
+        "sim run experiments/sim/partition", "governance experiment", "crowd experiment",
+        "pole experiment")
 
 pytestmark = pytest.mark.network
 

@@ -30,6 +30,12 @@ def _crowd() -> App:
     return CrowdApp()
 
 
+def _tasks() -> App:
+    from learnchain.apps.tasks.app import TasksApp
+
+    return TasksApp()
+
+
 def _wallet() -> App:
     from learnchain.apps.wallet.app import WalletApp
 
@@ -37,7 +43,8 @@ def _wallet() -> App:
 
 
 OPTIONAL_APPS: dict[str, Callable[[], App]] = {"collab": _collab, "market": _market,
-                                               "crowd": _crowd, "wallet": _wallet}
+                                               "crowd": _crowd, "wallet": _wallet,
+                                               "tasks": _tasks}
 
 
 def register_optional_app(name: str, factory: Callable[[], App]) -> None:

@@ -36,6 +36,18 @@ def open_datadir_chain(datadir: Path) -> Chain:
     return open_chain(config.path(config.database), genesis)
 
 
+def _pole_cell(block: Block) -> str:
+    """A PoLe block's settlement in one cell (task, winner, accuracies, candidate count)."""
+    from learnchain.core.crypto import to_checksum_address
+
+    s = block.header.engine_fields.get("pole")
+    if s is None:
+        return "PoW"
+    return (f"task {s['task']} won by {to_checksum_address(s['winner'])[:10]}… train "
+            f"{s['train_ppm']} test {s['test_ppm']} ppm, {len(s['candidates'])} candidates, "
+            f"hp {s['hp']}")
+
+
 def _block_row(block: Block) -> list[str]:
     from learnchain.core.crypto import to_checksum_address
 
@@ -77,10 +89,11 @@ def chain_show(datadir: Path = DATADIR_OPTION,
             table.add_row(base[0], base[1][:12], base[3][:10], features, *(
                 "" if rl[k] is None else str(rl[k]) for k in ("A", "R", "return", "k")))
     else:
+        pole = chain.engine.name == "pole"
         table = Table("height", "hash", "txs", "proposer", "difficulty", "time (UTC)",
-                      title=title)
+                      *(["PoLe settlement"] if pole else []), title=title)
         for block in blocks:
-            table.add_row(*_block_row(block))
+            table.add_row(*_block_row(block), *([_pole_cell(block)] if pole else []))
     console.print(table)
     split = split_line(chain)
     if split is not None:

@@ -44,7 +44,7 @@ def devnet_up(nodes: int = typer.Option(4, "--nodes", "-n", min=1, max=32,
               difficulty: int = typer.Option(16, help="pow: leading zero bits of block hashes."),
               block_interval_ms: int = typer.Option(2000, help="Minimum time between a node's "
                                                     "own blocks."),
-              engine: str = typer.Option("pow", help="Consensus engine: pow or rlpow."),
+              engine: str = typer.Option("pow", help="Consensus engine: pow, pole or rlpow."),
               env: str = typer.Option("CartPole-v1", help="rlpow oracle environment."),
               detach: bool = typer.Option(False, help="Start and return, without the table."),
               force: bool = typer.Option(False, help="Replace an existing devnet in --dir "

@@ -38,6 +38,7 @@ from learnchain.cli.governance import governance_app
 from learnchain.cli.keys import keys_app
 from learnchain.cli.market import market_app
 from learnchain.cli.node import node_app
+from learnchain.cli.pole import pole_app
 from learnchain.cli.reproduce import reproduce_command
 from learnchain.cli.rlpow import rlpow_app
 from learnchain.cli.sim import sim_app
@@ -56,6 +57,7 @@ app.add_typer(devnet_app, name="devnet")
 app.add_typer(collab_app, name="collab")
 app.add_typer(rlpow_app, name="rlpow")
 app.add_typer(market_app, name="market")
+app.add_typer(pole_app, name="pole")
 app.add_typer(crowd_app, name="crowd")
 app.command("worker")(worker_command)
 app.add_typer(governance_app, name="governance")

@@ -21,7 +21,14 @@ def _rlpow(config: dict[str, Any]) -> ConsensusEngine:
     return RLPowEngine(config)
 
 
-ENGINES: dict[str, Callable[[dict[str, Any]], ConsensusEngine]] = {"pow": _pow, "rlpow": _rlpow}
+def _pole(config: dict[str, Any]) -> ConsensusEngine:
+    from learnchain.consensus.pole import PoLeEngine
+
+    return PoLeEngine(config)
+
+
+ENGINES: dict[str, Callable[[dict[str, Any]], ConsensusEngine]] = {"pow": _pow, "rlpow": _rlpow,
+                                                                    "pole": _pole}
 
 
 def build_engine(name: str, config: dict[str, Any]) -> ConsensusEngine:
