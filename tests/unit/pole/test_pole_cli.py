@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from learnchain.apps.tasks import actors
 from learnchain.apps.tasks import rules as R
-from learnchain.cli.main import _pole_cell, app
+from learnchain.cli.chain import _pole_cell
+from learnchain.cli.main import app
 from learnchain.core.verify import verify_store
 from learnchain.testing import make_node
 
