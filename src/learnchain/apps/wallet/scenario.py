@@ -37,6 +37,10 @@ def _doc(value: dict[str, Any]) -> bytes:
     return json.dumps(value).encode()
 
 
+SCENARIO_FUNDS = 100_000
+"""Base units the hospital gives each participant's new key, enough for every fee it pays."""
+
+
 def scenario(urls: list[str], hospital_key: PrivateKey,
              log: Callable[[str], object] | None = None) -> dict[str, Any]:
     say = log or (lambda _text: None)
@@ -57,7 +61,11 @@ def scenario(urls: list[str], hospital_key: PrivateKey,
             server = stack.enter_context(ThreadedServer(create_proxy_app(service)))
             proxies.append((keys[name].address, server.url))
         say("three proxies up: " + ", ".join(u for _, u in proxies))
-        pending = [chain.send(hospital_key, "identity", "register",
+        # transactions pay fees (docs/transactions.md): the hospital funds every new key
+        pending = [chain.send(hospital_key, "bank", "transfer",
+                              {"to": key.address, "amount": SCENARIO_FUNDS})
+                   for key in keys.values()]
+        pending += [chain.send(hospital_key, "identity", "register",
                               {"address": keys[n].address, "role": role})
                    for n, role in (("patient", "patient"), ("doctor-a", "professional"),
                                    ("doctor-b", "professional"))]
