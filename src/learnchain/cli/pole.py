@@ -44,7 +44,8 @@ def task(task_id: int = typer.Argument(..., help="Task id."), node: str = NODE_O
 @friendly_errors
 def sml_cmd(widths: str = typer.Option("4,8,16,32,64", "--widths", help="SML widths."),
             kinds: str = typer.Option("logreg,mlp", "--models", help="logreg and/or mlp."),
-            out: Path = typer.Option(Path("experiments/out/pole/sml"), "--out"),
+            out: Path = typer.Option(Path("experiments/out/pole/sml"), "--out",
+                                    help="Output folder."),
             as_json: bool = JSON_OPTION) -> None:
     """Honest, naive-copy and adaptive re-mapping accuracy per Secure Mapping Layer width."""
     from learnchain.apps.tasks import sml
@@ -67,10 +68,12 @@ def sml_cmd(widths: str = typer.Option("4,8,16,32,64", "--widths", help="SML wid
 
 @experiment_app.command("devnet")
 @friendly_errors
-def devnet_cmd(tasks: int = typer.Option(3, "--tasks"), nodes: int = typer.Option(3, "--nodes"),
+def devnet_cmd(tasks: int = typer.Option(3, "--tasks", help="Training tasks to publish."),
+               nodes: int = typer.Option(3, "--nodes", help="Node processes."),
                compare_pow: bool = typer.Option(True, "--compare-pow/--no-compare-pow",
                                                 help="Also run a governed-PoW devnet."),
-               out: Path = typer.Option(Path("experiments/out/pole/devnet"), "--out"),
+               out: Path = typer.Option(Path("experiments/out/pole/devnet"), "--out",
+                                help="Output folder."),
                as_json: bool = JSON_OPTION) -> None:
     """Real node processes (engine = "pole"): tasks, winners, copy attacks, block-time CV."""
     import tempfile
