@@ -306,7 +306,7 @@ class Chain(FinalityRules):
             raise InvalidBlock(f"block was already rejected: {self.invalid[block_hash]}")
         if self.has_block(block_hash):
             return AddResult(AddStatus.DUPLICATE, block_hash)
-        self._check_stateless(block, check_time=False)
+        self._check_stateless(block, check_time=False, prefetch=True)
         if block.parent in self.invalid:
             self._remember_invalid(block_hash, "its parent is invalid")
             raise InvalidBlock("block builds on an invalid parent")
@@ -350,7 +350,8 @@ class Chain(FinalityRules):
             return AddResult(AddStatus.STORED, block_hash)
         return self._reorg_to(block, metrics, allow_deep=deep_ok)
 
-    def _check_stateless(self, block: Block, *, check_time: bool) -> None:
+    def _check_stateless(self, block: Block, *, check_time: bool,
+                         prefetch: bool = False) -> None:
         header = block.header
         g = self.genesis_config
         if header.chain_id != g.chain_id:
@@ -364,15 +365,16 @@ class Chain(FinalityRules):
         self.engine.check_header(header)
         if check_time:
             self._check_time(block)
-        if (check_time and header.parent == self.head.hash
-                and self.engine.can_propose(header.proposer, self.consensus_params())):
-            # Likely the next head, from an active miner (so no one else can make this node
-            # recover signatures): start recovering its senders on the worker processes now,
-            # so they run while this process checks the tx root and executes (see execute_for).
-            self._prefetched = (block.hash, recover_senders_lazy(block.transactions,
-                                                                 self.sig_cache))
         if block.computed_tx_root() != header.tx_root:
             raise InvalidBlock("wrong tx root: the header does not commit to these transactions")
+        if (prefetch and header.parent == self.head.hash
+                and self.engine.can_propose(header.proposer, self.consensus_params())):
+            # Likely the next head, signed by an active miner and committing to these
+            # transactions (so no one else can make this node recover signatures): start
+            # recovering its senders on the worker processes now, so they run while this
+            # process loads the parent, checks the rules and executes (see execute_for).
+            self._prefetched = (block.hash, recover_senders_lazy(block.transactions,
+                                                                 self.sig_cache))
 
     def _check_time(self, block: Block) -> None:
         limit = self.genesis_config.max_future_ms

@@ -106,17 +106,61 @@ class PrivateKey:
         return f"PrivateKey(address={to_checksum_address(self.address)})"
 
 
+try:  # libsecp256k1 through coincurve's own cffi binding: the same library and calls as
+    # `PublicKey.from_signature_and_message(...).format(False)`, without building the Python
+    # key objects in between (about 10 % of a recovery; see docs/performance.md).
+    from coincurve._libsecp256k1 import ffi as _ffi
+    from coincurve._libsecp256k1 import lib as _lib
+    from coincurve.context import GLOBAL_CONTEXT as _CONTEXT
+
+    _UNCOMPRESSED = _lib.SECP256K1_EC_UNCOMPRESSED
+except (ImportError, AttributeError):  # pragma: no cover - a coincurve without the binding
+    _lib = None
+
+
+def _recover_public_key(digest: bytes, signature: bytes) -> bytes | None:
+    """The 64-byte uncompressed public key (without its 0x04 prefix), or None."""
+    if _lib is None:  # pragma: no cover
+        try:
+            public = coincurve.PublicKey.from_signature_and_message(signature, digest,
+                                                                    hasher=None)
+        except Exception:
+            return None
+        return public.format(compressed=False)[1:]
+    if len(digest) != 32 or signature[64] > 3:
+        return None
+    new = _ffi.new
+    parsed = new("secp256k1_ecdsa_recoverable_signature *")
+    public = new("secp256k1_pubkey *")
+    ctx = _CONTEXT.ctx
+    if not (_lib.secp256k1_ecdsa_recoverable_signature_parse_compact(ctx, parsed, signature,
+                                                                     signature[64])
+            and _lib.secp256k1_ecdsa_recover(ctx, public, parsed, digest)):
+        return None
+    out = new("unsigned char[65]")
+    _lib.secp256k1_ec_pubkey_serialize(ctx, out, new("size_t *", 65), public, _UNCOMPRESSED)
+    return _ffi.buffer(out, 65)[1:]
+
+
+def recover_address_or_none(digest: bytes, signature: bytes) -> bytes | None:
+    """The signer's address of a 65-byte signature, or None when it is high-s (the malleable
+    twin, refused as by EIP-2) or does not recover: the signature workers' hot path."""
+    if signature[32:64] > HALF_N_BYTES:
+        return None
+    public = _recover_public_key(digest, signature)
+    return None if public is None else keccak256(public)[-ADDRESS_SIZE:]
+
+
 def recover_address(digest: bytes, signature: bytes) -> bytes:
     """The signer's address; raises InvalidTransaction for a signature that does not recover."""
     if len(signature) != SIGNATURE_SIZE:
         raise InvalidTransaction(f"signature must be {SIGNATURE_SIZE} bytes, got {len(signature)}")
     if signature[32:64] > HALF_N_BYTES:
         raise InvalidTransaction(HIGH_S_MESSAGE)
-    try:
-        public_key = coincurve.PublicKey.from_signature_and_message(signature, digest, hasher=None)
-    except Exception:
-        raise InvalidTransaction("signature does not recover a public key") from None
-    return address_of_public_key(public_key)
+    public = _recover_public_key(digest, signature)
+    if public is None:
+        raise InvalidTransaction("signature does not recover a public key")
+    return keccak256(public)[-ADDRESS_SIZE:]
 
 
 def save_keystore(key: PrivateKey, path: Path, password: str, *, light: bool = False) -> None:

@@ -15,30 +15,15 @@ import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
-import coincurve
-
-from learnchain.core.crypto import HALF_N_BYTES as _HALF_N
-from learnchain.core.crypto import keccak_256_hasher as _keccak_256
+from learnchain.core.crypto import recover_address_or_none
 
 _pool: ProcessPoolExecutor | None = None
 
 
 def recover_batch(pairs: list[tuple[bytes, bytes]]) -> list[bytes | None]:
-    """Addresses for (digest, signature) pairs; None where a signature does not recover or
-    has a high s (the malleable twin, refused as by EIP-2)."""
-    out: list[bytes | None] = []
-    for digest, signature in pairs:
-        if signature[32:64] > _HALF_N:
-            out.append(None)
-            continue
-        try:
-            public = coincurve.PublicKey.from_signature_and_message(signature, digest,
-                                                                    hasher=None)
-        except Exception:
-            out.append(None)
-            continue
-        out.append(_keccak_256(public.format(compressed=False)[1:]).digest()[-20:])
-    return out
+    """Addresses for (digest, 65-byte signature) pairs; None where a signature does not
+    recover or has a high s (the malleable twin, refused as by EIP-2)."""
+    return [recover_address_or_none(digest, signature) for digest, signature in pairs]
 
 
 TX_DOMAIN = b"learnchain-tx"

@@ -49,17 +49,22 @@ class Backend(Protocol):
 
 
 class HttpBackend:
-    """A node's /v1 API; signs with a keystore key."""
+    """A node's /v1 API over keep-alive connections; signs with a keystore key.
+
+    A submission is one round-trip: the chain id, this key's next nonce and the chain's fee
+    rate are read once and tracked here, and read again after any refusal (a nonce taken by
+    another client of the same key, or a fee rate changed by governance)."""
 
     def __init__(self, url: str, key: Any) -> None:
-        from learnchain.net.client import NodeClient
+        from learnchain.net.keepalive import KeepAliveNodeClient
 
-        self.client = NodeClient(url)
+        self.client = KeepAliveNodeClient(url)
         self.key = key
         self.address = key.address
         self.secret = key.secret
         self._chain_id: int | None = None
         self._nonce: int | None = None
+        self._fee_per_byte: int | None = None
 
     def height(self) -> int:
         return int(self.client.status()["height"])
@@ -70,17 +75,21 @@ class HttpBackend:
         return from_json(self.client.query("crowd", method, args))
 
     def send(self, method: str, args: dict[str, Any]) -> bytes:
-        """One round-trip per transaction: the chain id and our nonce are tracked here (and
-        re-read from the node whenever a submission is refused)."""
+        from learnchain.client import build_transaction
+
         if self._chain_id is None:
             self._chain_id = int(self.client.status()["chain_id"])
         if self._nonce is None:
             self._nonce = int(self.client.account(self.address)["nonce"])
+        if self._fee_per_byte is None:
+            self._fee_per_byte = self.client.fee_per_byte()
+        tx = build_transaction(self.key, chain_id=self._chain_id, nonce=self._nonce,
+                               app="crowd", method=method, args=args,
+                               fee_per_byte=self._fee_per_byte)
         try:
-            tx = self.client.send(self.key, "crowd", method, args, chain_id=self._chain_id,
-                                  nonce=self._nonce)
+            self.client.submit(tx)
         except LearnchainError:
-            self._nonce = None
+            self._nonce = self._fee_per_byte = None
             raise
         self._nonce += 1
         return tx.hash
@@ -178,6 +187,7 @@ class Worker:
     _results: dict[int, bytes] = field(default_factory=dict)
     _mine: set[int] = field(default_factory=set)
     _attempt: dict[int, int] = field(default_factory=dict)
+    _checked_at: int = -1  # the height at which pending receipts were last read
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -284,7 +294,6 @@ class Worker:
 
     def step(self) -> None:
         """One pass: settle what is due, reveal, commit, then join new tasks."""
-        self._check_pending()
         start = time.perf_counter()
         if self.tasks is None:
             tasks = self.backend.query("open_tasks", {})
@@ -293,6 +302,9 @@ class Worker:
                                  for i in sorted(self.tasks)) if t["status"] == "open"]
         height = self.backend.height() + 1  # the block our transactions can enter
         self.stats.poll_s += time.perf_counter() - start
+        if height != self._checked_at:  # receipts only change with a new block
+            self._checked_at = height
+            self._check_pending()
         open_ids = {t["id"] for t in tasks}
         for task_id in sorted(self._mine - open_ids):
             self._finish(task_id)
