@@ -59,7 +59,7 @@ def encode(value: Any, *, trusted: bool = False) -> bytes:
     trusted=True skips the type walk for values this package built itself from already-checked
     parts (journals, write sets); anything that came from an app or a peer is always checked.
     """
-    if not trusted:
+    if not trusted and type(value) not in _SCALARS:  # a scalar needs no walk (hot: state ints)
         _check(value)
     data = cbor2.dumps(value, canonical=True)
     if len(data) > MAX_ENCODED_SIZE:

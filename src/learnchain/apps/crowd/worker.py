@@ -67,7 +67,9 @@ class HttpBackend:
         self._fee_per_byte: int | None = None
 
     def height(self) -> int:
-        return int(self.client.status()["height"])
+        status = self.client.status()
+        self._chain_id = int(status["chain_id"])  # read anyway: saves send() a round-trip
+        return int(status["height"])
 
     def query(self, method: str, args: dict[str, Any]) -> Any:
         from learnchain.net.jsonview import from_json
