@@ -120,7 +120,7 @@ def main(rounds: int = 9) -> None:
     print(f"per-round ratios ({rounds} rounds): {', '.join(f'{x:.2f}' for x in ratios)}")
     print(f"per-round single-core ratios: {', '.join(f'{x:.2f}' for x in single)}")
     print(f"single-core ratio import / raw verify = {statistics.median(single):.2f} (median; "
-          "recovery alone costs ~1.2 raw verifies, so one core cannot reach 0.5)")
+          "recovery alone costs ~1.1 raw verifies, so one core cannot reach 0.5)")
     print(f"ratio import / raw verify = {statistics.median(ratios):.2f} (median of "
           f"{rounds} rounds, range {min(ratios):.2f}-{max(ratios):.2f}; target >= 0.5)")
 
