@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -110,8 +111,6 @@ class LocalContentStore:
     def _now(self) -> int:
         if self._clock is not None:
             return int(self._clock())  # type: ignore[operator]
-        import time
-
         return int(time.time() * 1000)
 
     # --- blocks (what peers exchange) -----------------------------------------------------
@@ -136,10 +135,11 @@ class LocalContentStore:
             self.conn.execute("BEGIN")
             try:
                 for source in sources:
-                    cid = self._add_file(source)
-                    if pin:
-                        self._pin(cid, pin)
-                    cids.append(cid)
+                    cids.append(self._add_file(source))
+                if pin:
+                    now = self._now()
+                    self.conn.executemany("INSERT OR IGNORE INTO content_pins VALUES (?, ?, ?)",
+                                          [(cid, pin, now) for cid in cids])
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
