@@ -72,6 +72,21 @@ def parse_address(text: str) -> bytes:
     return raw
 
 
+_SIGNERS: dict[bytes, coincurve.PrivateKey] = {}
+
+
+def _signer(secret: bytes) -> coincurve.PrivateKey:
+    """A coincurve key per secret, built once: constructing one derives its public key (a
+    point multiplication that cost about half of each signature). Kept outside `PrivateKey`
+    so keys stay picklable (coincurve objects are not)."""
+    signer = _SIGNERS.get(secret)
+    if signer is None:
+        if len(_SIGNERS) >= 1024:
+            _SIGNERS.clear()
+        signer = _SIGNERS[secret] = coincurve.PrivateKey(secret)
+    return signer
+
+
 @dataclass(frozen=True)
 class PrivateKey:
     secret: bytes
@@ -100,7 +115,7 @@ class PrivateKey:
 
     def sign(self, digest: bytes) -> bytes:
         """65-byte recoverable signature (r‖s‖v) over a 32-byte digest."""
-        return coincurve.PrivateKey(self.secret).sign_recoverable(digest, hasher=None)
+        return _signer(self.secret).sign_recoverable(digest, hasher=None)
 
     def __repr__(self) -> str:
         return f"PrivateKey(address={to_checksum_address(self.address)})"

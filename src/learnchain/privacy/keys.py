@@ -22,11 +22,24 @@ PUBLIC_KEY_SIZE = 33
 
 
 def public_key_from_bytes(data: bytes, what: str = "public key") -> umbral.PublicKey:
+    """The point behind 33 compressed bytes (decompressing costs a square root, so the last
+    few thousand keys seen are kept: grants, owners and proxies name the same keys often)."""
+    data = bytes(data)
+    known = _public_keys.get(data)
+    if known is not None:
+        return known
     try:
-        return umbral.PublicKey.from_compressed_bytes(bytes(data))
+        key = umbral.PublicKey.from_compressed_bytes(data)
     except Exception:
         raise PrivacyError(f"{what} is not a compressed secp256k1 point "
                            f"({len(data)} bytes)") from None
+    if len(_public_keys) >= 4096:
+        _public_keys.clear()
+    _public_keys[data] = key
+    return key
+
+
+_public_keys: dict[bytes, umbral.PublicKey] = {}
 
 
 def public_key_bytes(pk: umbral.PublicKey) -> bytes:

@@ -46,6 +46,11 @@ def cid_of(data: bytes) -> str:
     return cid_of_digest(sha256(data))
 
 
+def cid_bytes_of(data: bytes | bytearray | memoryview) -> bytes:
+    """The binary CIDv1 raw sha2-256 of `data` (what `cid_of` spells in base32)."""
+    return CID_PREFIX + hashlib.sha256(data).digest()
+
+
 def digest_of_cid(cid: str) -> bytes:
     """Parse a CIDv1 raw sha2-256 string back to its digest; anything else is refused."""
     if not isinstance(cid, str) or not cid.startswith("b") or cid != cid.lower():

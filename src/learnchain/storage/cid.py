@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from learnchain.storage.blobstore import BlobError, cid_of, cid_of_digest, digest_of_cid
 
@@ -32,20 +33,27 @@ UNIXFS_FILE = 2
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(_B58)}
 _B58_POW10 = 58 ** 10
+_B58_PAIRS = [a + b for a in _B58 for b in _B58]
+"""Two base-58 digits per table lookup: half the divisions of digit-by-digit encoding."""
 _MH_SHA256 = b"\x12\x20"
+_DIGEST_CACHE_SIZE = 4096
+_digest_of_v0: dict[str, bytes] = {}
+"""CIDv0 string → digest for ids this process encoded or parsed lately (a node parses the same
+id when it builds a block and again when it imports it; a client encodes it just before)."""
 
 __all__ = ["CHUNK_SIZE", "MAX_LINKS", "BlobError", "DagNode", "FileDag", "cid_of", "cid_of_digest",
-           "cidv0_of_digest", "digest_of_any_cid", "digest_of_cidv0", "file_cid", "parse_dag_node"]
+           "cidv0_of_digest", "digest_of_any_cid", "digest_of_cidv0", "file_cid",
+           "file_cid_bytes", "file_digest", "parse_dag_node"]
 
 
 def b58encode(data: bytes) -> str:
     number = int.from_bytes(data, "big")
     digits = []
-    while number:  # ten base-58 digits per big-integer division
+    while number:  # ten base-58 digits per big-integer division, two per table lookup
         number, block = divmod(number, _B58_POW10)
-        for _ in range(10):
-            block, rem = divmod(block, 58)
-            digits.append(_B58[rem])
+        for _ in range(5):
+            block, rem = divmod(block, 3364)
+            digits.append(_B58_PAIRS[rem])
     text = "".join(reversed(digits)).lstrip("1")
     return "1" * (len(data) - len(data.lstrip(b"\0"))) + text
 
@@ -60,19 +68,33 @@ def b58decode(text: str) -> bytes:
     return b"\0" * (len(text) - len(text.lstrip("1"))) + body
 
 
+def _remember_v0(cid: str, digest: bytes) -> None:
+    if len(_digest_of_v0) >= _DIGEST_CACHE_SIZE:
+        _digest_of_v0.clear()
+    _digest_of_v0[cid] = digest
+
+
 def cidv0_of_digest(digest: bytes) -> str:
     """``Qm…``: base58btc of the sha2-256 multihash (CIDv0 implies dag-pb)."""
     if len(digest) != 32:
         raise BlobError(f"a sha2-256 digest is 32 bytes, got {len(digest)}")
-    return b58encode(_MH_SHA256 + digest)
+    cid = b58encode(_MH_SHA256 + digest)
+    _remember_v0(cid, bytes(digest))
+    return cid
 
 
 def digest_of_cidv0(cid: str) -> bytes:
-    if not isinstance(cid, str) or not cid.startswith("Qm") or len(cid) != 46:
+    if not isinstance(cid, str):
+        raise BlobError(f"not a CIDv0: {cid!r}")
+    known = _digest_of_v0.get(cid)
+    if known is not None:
+        return known
+    if not cid.startswith("Qm") or len(cid) != 46:
         raise BlobError(f"not a CIDv0: {cid!r}")
     raw = b58decode(cid)
     if len(raw) != 34 or raw[:2] != _MH_SHA256:
         raise BlobError(f"{cid!r} is not a sha2-256 CIDv0")
+    _remember_v0(cid, raw[2:])
     return raw[2:]
 
 
@@ -215,6 +237,64 @@ def leaf_parts(size: int) -> tuple[bytes, bytes]:
     return _varint(1 << 3 | 2) + _varint(len(head) + size + len(tail)) + head, tail
 
 
+_prefix_hashers: dict[int, tuple[Any, bytes]] = {}
+
+
+def _leaf_hasher(size: int) -> tuple[Any, bytes]:
+    """(SHA-256 state after the leaf's prefix, suffix) for a chunk of `size` bytes.
+
+    Copying a hasher that has absorbed the constant prefix is cheaper than hashing the prefix
+    again, which matters for small files, where fixed Python costs rival the hashing itself.
+    """
+    found = _prefix_hashers.get(size)
+    if found is None:
+        prefix, suffix = leaf_parts(size)
+        if len(_prefix_hashers) >= 256:
+            _prefix_hashers.clear()
+        found = _prefix_hashers[size] = (hashlib.sha256(prefix), suffix)
+    return found
+
+
+def file_digest(data: bytes | bytearray | memoryview) -> bytes:
+    """SHA-256 of the root node of kubo's file DAG for these bytes (the CIDv0's digest).
+
+    A file of one chunk (the common case for records) is its own leaf: one hash over
+    prefix ‖ data ‖ suffix, continuing a hasher that has absorbed the prefix already, without
+    copying the data. Larger files go through `FileDag`, which hashes every chunk once, in
+    place.
+    """
+    found = _prefix_hashers.get(len(data))
+    if found is None:
+        if len(data) > CHUNK_SIZE:
+            dag = FileDag()
+            dag.update(data)
+            return dag.finish_digest()
+        found = _leaf_hasher(len(data))
+    hasher = found[0].copy()
+    hasher.update(data)
+    hasher.update(found[1])
+    return hasher.digest()
+
+
+def file_cid_bytes(data: bytes | bytearray | memoryview, *, _known: Any = _prefix_hashers.get,
+                   _multihash: bytes = _MH_SHA256) -> bytes:
+    """The binary CIDv0 (the sha2-256 multihash of the root node) `ipfs add` gives the bytes.
+
+    This is the CID computation proper; `file_cid` adds the base58btc text form, a fixed cost
+    of a few microseconds that only matters for small files and is paid where a string is
+    needed (a transaction argument, an API response). The one-chunk path is `file_digest`'s,
+    inlined, with its globals bound as defaults: at 1 KiB a Python call or a global lookup is
+    a measurable share of the work.
+    """
+    found = _known(len(data))
+    if found is None:
+        return _multihash + file_digest(data)
+    hasher = found[0].copy()
+    hasher.update(data)
+    hasher.update(found[1])
+    return _multihash + hasher.digest()
+
+
 class FileDag:
     """Incremental builder of kubo's default file DAG; feed bytes, then `finish()`.
 
@@ -242,7 +322,7 @@ class FileDag:
             digest = hashlib.sha256(block).digest()
             self._emit(digest, block)
         else:
-            hasher = hashlib.sha256(prefix)
+            hasher = _leaf_hasher(len(chunk))[0].copy()
             hasher.update(chunk)
             hasher.update(suffix)
             digest = hasher.digest()
@@ -266,6 +346,10 @@ class FileDag:
 
     def finish(self) -> str:
         """Root CIDv0. A file of one chunk (or none) is its own root, as in kubo."""
+        return cidv0_of_digest(self.finish_digest())
+
+    def finish_digest(self) -> bytes:
+        """SHA-256 of the root node (the binary CIDv0 without its multihash prefix)."""
         if self._buffer or not self._leaves:
             self._leaf(bytes(self._buffer))
             self._buffer.clear()
@@ -280,11 +364,9 @@ class FileDag:
                 parents.append(Link(self._store(block),
                                     len(block) + sum(link.tsize for link in group), filesize))
             level = parents
-        return cidv0_of_digest(level[0].digest)
+        return level[0].digest
 
 
-def file_cid(data: bytes) -> str:
+def file_cid(data: bytes | bytearray | memoryview) -> str:
     """The CIDv0 `ipfs add` (kubo defaults) prints for these bytes."""
-    dag = FileDag()
-    dag.update(data)
-    return dag.finish()
+    return cidv0_of_digest(file_digest(data))

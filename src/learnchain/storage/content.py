@@ -17,8 +17,10 @@ reaches, so a blob whose transaction never made it (a crash in between) is colle
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -30,6 +32,7 @@ from learnchain.storage.cid import (
     FileDag,
     cidv0_of_digest,
     digest_of_any_cid,
+    leaf_parts,
     parse_dag_node,
 )
 
@@ -108,8 +111,6 @@ class LocalContentStore:
     def _now(self) -> int:
         if self._clock is not None:
             return int(self._clock())  # type: ignore[operator]
-        import time
-
         return int(time.time() * 1000)
 
     # --- blocks (what peers exchange) -----------------------------------------------------
@@ -122,21 +123,43 @@ class LocalContentStore:
 
     # --- files ------------------------------------------------------------------------------
     def add(self, source: bytes | BinaryIO | Iterable[bytes], *, pin: str = STAGED) -> str:
+        return self.add_many([source], pin=pin)[0]
+
+    def add_many(self, sources: Iterable[bytes | BinaryIO | Iterable[bytes]], *,
+                 pin: str = STAGED) -> list[str]:
+        """Store several files in one SQLite transaction: all or none of them, and one
+        durable commit (one WAL sync for a file-backed store) for the lot. A client stores a
+        batch of records this way before the one transaction that records them on chain."""
+        cids = []
         with self.lock:
             self.conn.execute("BEGIN")
             try:
-                dag = FileDag(emit=lambda digest, block: self.conn.execute(
-                    "INSERT OR IGNORE INTO content_blocks VALUES (?, ?)", (digest, block)))
-                for piece in iter_chunks(source):
-                    dag.update(piece)
-                cid = dag.finish()
+                for source in sources:
+                    cids.append(self._add_file(source))
                 if pin:
-                    self._pin(cid, pin)
+                    now = self._now()
+                    self.conn.executemany("INSERT OR IGNORE INTO content_pins VALUES (?, ?, ?)",
+                                          [(cid, pin, now) for cid in cids])
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
-        return cid
+        return cids
+
+    def _put_block(self, digest: bytes, block: bytes) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO content_blocks VALUES (?, ?)", (digest, block))
+
+    def _add_file(self, source: bytes | BinaryIO | Iterable[bytes]) -> str:
+        if isinstance(source, bytes | bytearray | memoryview) and len(source) <= CHUNK_SIZE:
+            prefix, suffix = leaf_parts(len(source))  # one chunk: the file is its own leaf
+            block = b"".join((prefix, source, suffix))
+            digest = hashlib.sha256(block).digest()
+            self._put_block(digest, block)
+            return cidv0_of_digest(digest)
+        dag = FileDag(emit=self._put_block)
+        for piece in iter_chunks(source):
+            dag.update(piece)
+        return dag.finish()
 
     def _walk(self, digest: bytes, depth: int = 0) -> Iterator[bytes]:
         if depth > MAX_DAG_DEPTH:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from learnchain.storage.blobstore import cid_bytes_of, digest_of_cid
 from learnchain.storage.cid import (
     CHUNK_SIZE,
     BlobError,
@@ -18,7 +19,9 @@ from learnchain.storage.cid import (
     cid_of,
     cidv0_of_digest,
     digest_of_any_cid,
+    digest_of_cidv0,
     file_cid,
+    file_cid_bytes,
 )
 
 
@@ -84,3 +87,29 @@ def test_cid_parsing_round_trips(digest: bytes) -> None:
 def test_malformed_cids_are_refused(bad: str) -> None:
     with pytest.raises(BlobError):
         digest_of_any_cid(bad)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(st.binary(max_size=2048), st.integers(0, CHUNK_SIZE + 3).map(det)))
+def test_binary_cids_are_the_string_cids_decoded(data: bytes) -> None:
+    """The fast binary paths (prehashed leaf prefix, no string encoding) name the same bytes
+    as the kubo-checked string forms, around the one-chunk boundary too."""
+    assert file_cid_bytes(data) == b58decode(file_cid(data))
+    assert file_cid_bytes(memoryview(data)) == file_cid_bytes(bytearray(data))
+    assert cid_bytes_of(data)[4:] == digest_of_cid(cid_of(data))
+
+
+def test_binary_cids_match_kubo_vectors() -> None:
+    assert b58encode(file_cid_bytes(b"hello world\n")) == \
+        "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
+    assert b58encode(file_cid_bytes(det(262144))) == KUBO_VECTORS[262144]
+    assert b58encode(file_cid_bytes(det(262145))) == KUBO_VECTORS[262145]
+
+
+def test_cached_parse_agrees_with_a_fresh_parse() -> None:
+    digest = hashlib.sha256(b"cache").digest()
+    cid = cidv0_of_digest(digest)  # remembered when encoded
+    assert digest_of_cidv0(cid) == digest
+    assert b58decode(cid)[2:] == digest
+    with pytest.raises(BlobError):  # a near miss is parsed (and refused), not looked up
+        digest_of_cidv0(cid[:-1] + "0")

@@ -52,3 +52,22 @@ def test_put_block_refuses_bytes_that_do_not_match() -> None:
     store = LocalContentStore()
     with pytest.raises(ValueError):
         store.put_block(b"\x00" * 32, b"not the preimage")
+
+
+def test_a_batch_is_stored_all_or_nothing() -> None:
+    """`add_many` is one SQLite transaction: a failure mid-batch leaves no block and no pin of
+    the batch behind (nothing half-written survives), and a good batch is all there."""
+    store = LocalContentStore()
+
+    def failing() -> object:
+        yield b"x" * 10
+        raise OSError("disk went away")
+
+    with pytest.raises(OSError):
+        store.add_many([b"first file", b"y" * (CHUNK_SIZE + 1), failing()])
+    assert store.pins() == {} and len(store.blocks) == 0
+    files = [b"first file", b"y" * (CHUNK_SIZE + 1), bytearray(b"z" * 300)]
+    cids = store.add_many(files)
+    assert cids == [file_cid(f) for f in files]
+    assert [read_all(store, c) for c in cids] == [bytes(f) for f in files]
+    assert set(store.pins()) == set(cids)

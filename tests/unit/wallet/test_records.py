@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +29,23 @@ def test_seal_then_open_round_trips(body: bytes, filename: str, rtype: str) -> N
     assert key == sealed.key
     assert records.decrypt(parsed, key, rid, WALLET) == records.RecordPayload(
         WALLET, filename, rtype, body)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(records.STREAM_THRESHOLD - 2, records.STREAM_THRESHOLD + 40_000))
+def test_large_records_encrypted_in_place_are_the_one_shot_bytes(size: int) -> None:
+    """Above the threshold D is encrypted into the blob in place; the blob must be exactly
+    what the one-shot AEAD over head ‖ body gives (so every reader opens it the same way)."""
+    rid, body = os.urandom(16), os.urandom(size)
+    payload = records.RecordPayload(WALLET, "scan.dcm", "file", body)
+    sealed = records.seal(payload, OWNER.public, rid)
+    parsed = records.parse(bytes(sealed.blob))
+    head_size = len(sealed.blob) - len(parsed.ciphertext)
+    one_shot = AESGCM(sealed.key).encrypt(parsed.nonce, payload.to_bytes(),
+                                          records.associated_data(rid, WALLET))
+    assert bytes(sealed.blob[head_size:]) == one_shot
+    assert records.decrypt(parsed, records.unwrap_owner(parsed, OWNER.secret), rid,
+                           WALLET) == payload
 
 
 @settings(max_examples=40, deadline=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -142,8 +143,11 @@ def test_batch_of_records_is_all_or_nothing(world: WalletWorld) -> None:
                                            ("profile/allergies", "AllergyIntolerance", ALLERGY,
                                             "")])
     assert [world["patient"].read(wid, r).payload.body for r in rids] == [b"one", ALLERGY]
+    scan = os.urandom(300 * 1024)  # sealed in place, stored as two leaves and a root
+    [big] = world["patient"].add_many(wid, [("activities", "file", scan, "scan.dcm")])
+    assert world["patient"].read(wid, big).payload.body == scan
     _, tx = world["patient"].submit_add_many(wid, [("activities", "file", b"two", ""),
                                                        ("profile", "file", b"no", "")])
     with pytest.raises(WalletError, match="profile sections"):
         world.chain.wait(tx)
-    assert len(world["patient"].records(wid)) == 2
+    assert len(world["patient"].records(wid)) == 3

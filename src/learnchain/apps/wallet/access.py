@@ -7,7 +7,7 @@ The same client code drives an in-memory test node (tests, benchmarks) and a rea
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from learnchain.apps.consensus import fee_per_byte
@@ -34,6 +34,9 @@ class ChainAccess(Protocol):
 
 class ContentAccess(Protocol):
     def put(self, data: bytes) -> str: ...
+
+    def put_many(self, blobs: Iterable[bytes | bytearray]) -> list[str]:
+        """Several blobs, durable together before the transaction that names them."""
 
     def fetch(self, cid: str) -> bytes: ...
 
@@ -117,6 +120,12 @@ class LocalContent:
     def put(self, data: bytes) -> str:
         return self.store.add(data)
 
+    def put_many(self, blobs: Iterable[bytes | bytearray]) -> list[str]:
+        add_many = getattr(self.store, "add_many", None)
+        if add_many is None:  # a backend without batches (kubo): one by one
+            return [self.store.add(blob) for blob in blobs]
+        return list(add_many(blobs))
+
     def fetch(self, cid: str) -> bytes:
         return read_all(self.store, cid)
 
@@ -140,7 +149,11 @@ class HttpContent:
         return response
 
     def put(self, data: bytes) -> str:
-        return str(self._check(self.http.post("/v1/wallet/content", content=data)).json()["cid"])
+        return str(self._check(self.http.post("/v1/wallet/content",
+                                              content=bytes(data))).json()["cid"])
+
+    def put_many(self, blobs: Iterable[bytes | bytearray]) -> list[str]:
+        return [self.put(blob) for blob in blobs]
 
     def fetch(self, cid: str) -> bytes:
         return bytes(self._check(self.http.get(f"/v1/wallet/content/{cid}")).content)

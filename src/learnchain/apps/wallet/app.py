@@ -50,6 +50,26 @@ def _key(a: Args, name: str) -> bytes:
     return a.bytes(name, size=33)
 
 
+class _Counters:
+    """Counters a batch bumps once per item and writes once at the end: the same final state
+    as bumping them item by item, with two state writes per record fewer."""
+
+    def __init__(self, state: StateView) -> None:
+        self.state = state
+        self.values: dict[str, int] = {}
+
+    def take(self, key: str) -> int:
+        value = self.values.get(key)
+        if value is None:
+            value = self.state.get(key, 0)
+        self.values[key] = value + 1
+        return value
+
+    def flush(self) -> None:
+        for key, value in self.values.items():
+            self.state.set(key, value)
+
+
 class WalletApp(StudiesMixin, ReviewMixin, ForumsMixin, App):
     name = "wallet"
 
@@ -80,10 +100,13 @@ class WalletApp(StudiesMixin, ReviewMixin, ForumsMixin, App):
             raise WalletError("only a consortium member or a registered institution may do this")
 
     @staticmethod
-    def _feed(state: StateView, cid: str, op: str) -> None:
-        n = state.get("cidn", 0)
+    def _feed(state: StateView, cid: str, op: str, counters: _Counters | None = None) -> None:
+        if counters is None:
+            n = state.get("cidn", 0)
+            state.set("cidn", n + 1)
+        else:
+            n = counters.take("cidn")
         state.set(f"cids/{n}", {"cid": cid, "op": op})
-        state.set("cidn", n + 1)
 
     # --- keys and wallets ------------------------------------------------------------------
     @tx_method
@@ -140,10 +163,12 @@ class WalletApp(StudiesMixin, ReviewMixin, ForumsMixin, App):
         state = ctx.state
         wallet = self._writable_wallet(ctx, state, a.bytes("wallet", size=20))
         identity = ctx.read("identity")
+        counters = _Counters(state)
         for item in items:
             if not isinstance(item, dict):
                 raise WalletError("each batch item is a map")
-            self._add_one(ctx, state, wallet, identity, item)
+            self._add_one(ctx, state, wallet, identity, item, counters)
+        counters.flush()
         return {"count": len(items)}
 
     def _writable_wallet(self, ctx: CallContext, state: StateView,
@@ -154,7 +179,8 @@ class WalletApp(StudiesMixin, ReviewMixin, ForumsMixin, App):
         return wallet
 
     def _add_one(self, ctx: CallContext, state: StateView, wallet: dict[str, Any],
-                 identity: StateView, args: dict[str, Any]) -> dict[str, Any]:
+                 identity: StateView, args: dict[str, Any],
+                 counters: _Counters | None = None) -> dict[str, Any]:
         a = Args(args)
         wid, rid = wallet["id"], a.bytes("record", size=16)
         layer, rtype = rules.validate_layer(a.str("layer", max_len=64)), a.str("rtype")
@@ -173,9 +199,12 @@ class WalletApp(StudiesMixin, ReviewMixin, ForumsMixin, App):
             if version != 1:
                 raise WalletError("a new record starts at version 1")
             record = {"layer": layer, "rtype": rtype, "versions": [], "deleted": None}
-            count = state.get("recn/" + wid.hex(), 0)
+            if counters is None:
+                count = state.get("recn/" + wid.hex(), 0)
+                state.set("recn/" + wid.hex(), count + 1)
+            else:
+                count = counters.take("recn/" + wid.hex())
             state.set(f"reci/{wid.hex()}/{count}", rid)
-            state.set("recn/" + wid.hex(), count + 1)
         else:
             if record["deleted"] is not None:
                 raise WalletError("the record was deleted; add a new record instead")
@@ -189,7 +218,7 @@ class WalletApp(StudiesMixin, ReviewMixin, ForumsMixin, App):
             "height": ctx.block.height, "last_update": ctx.block.time,
             "epoch": len(wallet["keys"]) - 1})
         state.set(key, record)
-        self._feed(state, cid, "pin")
+        self._feed(state, cid, "pin", counters)
         ctx.emit("record", wallet=wid, record=rid, version=version, cid=cid, layer=layer)
         return {"record": rid, "version": version}
 

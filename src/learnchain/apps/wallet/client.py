@@ -8,6 +8,7 @@ with the client's own Umbral key or with m verified capsule fragments from the p
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -156,22 +157,30 @@ class WalletClient:
 
     def submit_add_many(self, wid: bytes, items: list[tuple[str, str, bytes, str]]
                         ) -> tuple[list[bytes], bytes]:
-        """New records (layer, type, body, filename) sealed and stored one by one, recorded
-        in one `add_records` transaction: (record ids, transaction hash)."""
+        """New records (layer, type, body, filename) sealed one by one, stored together (one
+        content-store commit) and recorded in one `add_records` transaction: (record ids,
+        transaction hash). Each record keeps its own key, capsule, CID and on-chain entry."""
         owner_pk = self._owner_key(wid)
-        rids, entries = [], []
-        for layer, rtype, body, filename in items:
+        for _, rtype, body, _ in items:
             if rtype != "file":
                 from learnchain.apps.wallet.fhir import validate_fhir
 
                 validate_fhir(body, rtype)
-            rid = os.urandom(records.RECORD_ID_SIZE)
-            sealed = records.seal(records.RecordPayload(wid, filename, rtype, body), owner_pk,
-                                  rid)
-            entries.append({"record": rid, "layer": layer, "rtype": rtype,
-                            "cid": self.content.put(sealed.blob),
-                            "capsule_hash": sealed.capsule_hash, "version": 1})
-            rids.append(rid)
+        rids = [os.urandom(records.RECORD_ID_SIZE) for _ in items]
+        capsule_hashes: list[bytes] = []
+
+        def sealed_blobs() -> Iterator[bytes | bytearray]:  # one sealed record in memory at once
+            for rid, (_, rtype, body, filename) in zip(rids, items, strict=True):
+                sealed = records.seal(records.RecordPayload(wid, filename, rtype, body),
+                                      owner_pk, rid)
+                capsule_hashes.append(sealed.capsule_hash)
+                yield sealed.blob
+
+        cids = self.content.put_many(sealed_blobs())
+        entries = [{"record": rid, "layer": layer, "rtype": rtype, "cid": cid,
+                    "capsule_hash": capsule_hash, "version": 1}
+                   for rid, (layer, rtype, _, _), cid, capsule_hash
+                   in zip(rids, items, cids, capsule_hashes, strict=True)]
         return rids, self.chain.send(self.key, "wallet", "add_records",
                                      {"wallet": wid, "records": entries})
 

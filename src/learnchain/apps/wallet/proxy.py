@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from learnchain.privacy.sharing import AccessRequest, verify_kfrag
 
 KFRAG_DOMAIN = "learnchain/wallet/kfrag/v1"
 DROP_DOMAIN = "learnchain/wallet/drop-kfrag/v1"
+CAPSULE_CACHE_SIZE = 4096
 
 
 def kfrag_digest(chain_id: int, grant: bytes, proxy: bytes, kfrag: bytes) -> bytes:
@@ -77,6 +79,11 @@ class ProxyService:
         self.conn.execute("CREATE TABLE IF NOT EXISTS seen (request BLOB PRIMARY KEY)")
         self.lock = threading.Lock()
         self._kfrag_cache: dict[bytes, umbral.VerifiedKeyFrag] = {}
+        self._capsules: OrderedDict[bytes, umbral.Capsule] = OrderedDict()
+        """Parsed capsules by SHA-256 of their bytes: `Capsule.from_bytes` checks the capsule's
+        proof (several point multiplications, more than half a re-encryption), and grantees
+        read the same records again and again. Keyed by the hash of the exact bytes, so a hit
+        is the capsule a fresh parse would give."""
 
     # --- fragments -------------------------------------------------------------------------
     def _grant(self, grant_id: bytes) -> dict[str, Any]:
@@ -172,15 +179,29 @@ class ProxyService:
                 raise AccessDenied("this proxy holds no fragment of that grant")
         else:
             permit = self._permit_without_checks(request)
-        if hashlib.sha256(capsule).digest() != request.capsule_hash:
+        digest = hashlib.sha256(capsule).digest()
+        if digest != request.capsule_hash:
             raise TamperedCapsule("the capsule sent does not hash to the one the request names")
+        parsed = self._capsule(digest, capsule)
+        cfrag = umbral.reencrypt(parsed, self._kfrag(request.grant, permit))
+        log_tx = self.chain.send(self.key, "wallet", "log_access", {"request": request.plain()})
+        return Served(bytes(cfrag), log_tx)
+
+    def _capsule(self, digest: bytes, capsule: bytes) -> umbral.Capsule:
+        with self.lock:
+            parsed = self._capsules.get(digest)
+            if parsed is not None:
+                self._capsules.move_to_end(digest)
+                return parsed
         try:
             parsed = umbral.Capsule.from_bytes(capsule)
         except Exception:
             raise TamperedCapsule("the capsule sent is not a valid Umbral capsule") from None
-        cfrag = umbral.reencrypt(parsed, self._kfrag(request.grant, permit))
-        log_tx = self.chain.send(self.key, "wallet", "log_access", {"request": request.plain()})
-        return Served(bytes(cfrag), log_tx)
+        with self.lock:
+            self._capsules[digest] = parsed
+            while len(self._capsules) > CAPSULE_CACHE_SIZE:
+                self._capsules.popitem(last=False)
+        return parsed
 
     def _permit_without_checks(self, request: AccessRequest) -> dict[str, Any]:
         grant = self.chain.query("grant_info", {"grant": request.grant})
