@@ -154,11 +154,13 @@ class WalletClient:
             "capsule_hash": sealed.capsule_hash, "version": version})
         return rid, version, tx_hash
 
-    def submit_add_many(self, wid: bytes, items: list[tuple[str, str, bytes, str]]
-                        ) -> tuple[list[bytes], bytes]:
+    def submit_add_many(self, wid: bytes, items: list[tuple[str, str, bytes, str]], *,
+                        own: bool = False) -> tuple[list[bytes], bytes]:
         """New records (layer, type, body, filename) sealed and stored one by one, recorded
-        in one `add_records` transaction: (record ids, transaction hash)."""
-        owner_pk = self._owner_key(wid)
+        in one `add_records` transaction: (record ids, transaction hash). `own=True` says the
+        wallet is this client's own (opened, perhaps, in the same block): records are wrapped
+        for its own key without asking the chain."""
+        owner_pk = self.umbral.public if own else self._owner_key(wid)
         rids, entries = [], []
         for layer, rtype, body, filename in items:
             if rtype != "file":
