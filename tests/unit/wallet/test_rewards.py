@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from learnchain.apps.wallet import reward_client as rw
 from learnchain.apps.wallet.rules import WalletError
@@ -128,3 +130,45 @@ def test_slots_bound_the_payout_and_funding_rules(world: WalletWorld) -> None:
         rw.open_programme(insurer, "file", 1, 1, world.chain.height() + 10)
     with pytest.raises(WalletError, match=r"insufficient|balance"):
         rw.open_programme(insurer, "Encounter", BUDGET, 2, world.chain.height() + 10)
+
+
+_SHARED: dict[str, object] = {}
+
+
+def _shared_world() -> tuple[WalletWorld, bytes]:
+    """One world for every example (building one costs more than an example)."""
+    if not _SHARED:
+        w = WalletWorld.create(funded={INSTITUTION: 10**9})
+        wid = w.setup()
+        w["patient"].grant(wid, w.address("doctor-a"), ["profile"], w.proxy_addresses, 2,
+                           write=True)
+        _SHARED.update(world=w, wid=wid)
+    return _SHARED["world"], _SHARED["wid"]  # type: ignore[return-value]
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, database=None)
+@given(records=st.integers(1, 4), slots=st.integers(1, 4), amount=st.integers(1, 1000),
+       claims=st.lists(st.integers(0, 3), max_size=8))
+def test_rewards_conserve_money_and_pay_each_record_at_most_once(
+        records: int, slots: int, amount: int, claims: list[int]) -> None:
+    world, wid = _shared_world()
+    insurer, patient = world[INSTITUTION], world["patient"]
+    total = world.test.balance(INSTITUTION) + world.test.balance("patient")
+    deadline = world.chain.height() + 2 + records + len(claims) * 2
+    pid = rw.open_programme(insurer, "Encounter", amount, slots, deadline)
+    rids = [_checkup(world, wid) for _ in range(records)]
+    paid: list[bytes] = []
+    for i in claims:
+        if i >= records:
+            continue
+        try:
+            rw.claim(patient, pid, wid, rids[i])
+            paid.append(rids[i])
+        except WalletError as exc:
+            assert rids[i] in paid or len(paid) == slots, exc
+        escrow = world.test.node.chain.query("wallet", "reward_programme", {"programme": pid})
+        assert escrow["paid"] == len(paid)
+    assert len(set(paid)) == len(paid) == min(len({i for i in claims if i < records}), slots)
+    world.test.mine(max(0, deadline - world.chain.height()))
+    assert rw.close(insurer, pid) == amount * (slots - len(paid))
+    assert world.test.balance(INSTITUTION) + world.test.balance("patient") == total
