@@ -55,7 +55,6 @@ def live_node(tmp_path):
     service.stop()
 
 
-@pytest.mark.slow  # the same flow runs non-slow against real processes (test_wallet_study_devnet)
 def test_study_flow_over_http_with_exact_balances(live_node) -> None:
     report = study_scenario([live_node], dev_key("miner"))
     assert report["ok"], report["checks"]

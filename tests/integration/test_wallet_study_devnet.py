@@ -14,7 +14,9 @@ import pytest
 from learnchain.devnet import create_devnet, node_info, start_devnet
 from learnchain.net.server import free_port_range
 
-pytestmark = [pytest.mark.network]
+# 41 s on a quiet machine, 88 s under load: slow; the same flow runs non-slow in process over
+# HTTP (tests/integration/test_wallet_routes.py::test_study_flow_over_http_with_exact_balances)
+pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 
 @pytest.fixture
