@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from learnchain.client_wallet import WalletApiMixin
 from learnchain.core.crypto import PrivateKey, parse_address
 from learnchain.core.errors import LearnchainError
 from learnchain.core.types import Transaction
@@ -86,8 +87,9 @@ def build_transaction(key: PrivateKey, *, chain_id: int, nonce: int, app: str, m
     return tx.signed(key)
 
 
-class Client(NodeClient):
-    """A node's API: queries, signing, submitting, and waiting for receipts."""
+class Client(NodeClient, WalletApiMixin):
+    """A node's API: queries, signing, submitting, and waiting for receipts; the wallet's
+    interaction models (`client_wallet.WalletApiMixin`)."""
 
     def balance(self, address: str | bytes) -> int:
         return int(self.account(_address(address))["balance"])

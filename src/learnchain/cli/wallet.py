@@ -313,4 +313,5 @@ def scenario(devnet: Path = typer.Option(Path("devnet"), "--devnet",
         emit_json(report)
 
 
+from learnchain.cli import wallet_collab as _wallet_collab  # noqa: E402,F401  (registers groups)
 from learnchain.cli import wallet_studies as _wallet_studies  # noqa: E402,F401  (registers groups)

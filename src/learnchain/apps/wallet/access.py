@@ -80,6 +80,35 @@ class LocalChain:
             else:
                 time.sleep(0.05)
 
+    def wait_many(self, tx_hashes: list[bytes]) -> list[Any]:
+        """Results of many included transactions, in order; raises WalletError at the first
+        that failed. Each block's receipts are loaded once (a `wait` per transaction loads its
+        whole block and receipts, which is quadratic for a block of N transactions)."""
+        chain = self.node.chain
+        for _ in range(1000):  # the mempool holds at most that many blocks' worth
+            if self._mine is None:
+                break
+            with chain.lock:
+                if all(chain.store.find_tx(h) is not None for h in tx_hashes):
+                    break
+            self._mine()
+        receipts: dict[bytes, list[Any]] = {}
+        out = []
+        for tx_hash in tx_hashes:
+            with chain.lock:
+                found = chain.store.find_tx(tx_hash)
+            if found is None:
+                out.append(self.wait(tx_hash))
+                continue
+            block_hash, index = found
+            if block_hash not in receipts:
+                receipts[block_hash] = chain.receipts(block_hash) or []
+            receipt = receipts[block_hash][index]
+            if not receipt.success:
+                raise WalletError(f"transaction failed: {receipt.error}")
+            out.append(receipt.result)
+        return out
+
 
 class HttpChain:
     """A node's /v1 API."""

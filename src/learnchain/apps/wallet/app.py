@@ -22,8 +22,10 @@ from typing import Any
 from learnchain.apps.base import App, Args, CallContext, query_method, tx_method
 from learnchain.apps.identity import has_role, is_member
 from learnchain.apps.wallet import rules
+from learnchain.apps.wallet.cases import CasesMixin
 from learnchain.apps.wallet.forums import ForumsMixin
 from learnchain.apps.wallet.review import ReviewMixin
+from learnchain.apps.wallet.rewards import RewardsMixin
 from learnchain.apps.wallet.rules import Params, WalletError
 from learnchain.apps.wallet.studies import StudiesMixin
 from learnchain.core.crypto import parse_address
@@ -70,7 +72,7 @@ class _Counters:
             self.state.set(key, value)
 
 
-class WalletApp(StudiesMixin, ReviewMixin, ForumsMixin, App):
+class WalletApp(StudiesMixin, ReviewMixin, ForumsMixin, CasesMixin, RewardsMixin, App):
     name = "wallet"
 
     def genesis(self, ctx: CallContext, config: dict[str, Any]) -> None:
@@ -219,6 +221,7 @@ class WalletApp(StudiesMixin, ReviewMixin, ForumsMixin, App):
             "epoch": len(wallet["keys"]) - 1})
         state.set(key, record)
         self._feed(state, cid, "pin", counters)
+        self.note_contribution(state, wid, ctx.sender, rid, version, layer, ctx.block.height)
         ctx.emit("record", wallet=wid, record=rid, version=version, cid=cid, layer=layer)
         return {"record": rid, "version": version}
 

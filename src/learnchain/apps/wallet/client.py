@@ -155,12 +155,14 @@ class WalletClient:
             "capsule_hash": sealed.capsule_hash, "version": version})
         return rid, version, tx_hash
 
-    def submit_add_many(self, wid: bytes, items: list[tuple[str, str, bytes, str]]
-                        ) -> tuple[list[bytes], bytes]:
+    def submit_add_many(self, wid: bytes, items: list[tuple[str, str, bytes, str]], *,
+                        own: bool = False) -> tuple[list[bytes], bytes]:
         """New records (layer, type, body, filename) sealed one by one, stored together (one
         content-store commit) and recorded in one `add_records` transaction: (record ids,
-        transaction hash). Each record keeps its own key, capsule, CID and on-chain entry."""
-        owner_pk = self._owner_key(wid)
+        transaction hash). Each record keeps its own key, capsule, CID and on-chain entry.
+        `own=True` says the wallet is this client's own (opened, perhaps, in the same block):
+        records are wrapped for its own key without asking the chain."""
+        owner_pk = self.umbral.public if own else self._owner_key(wid)
         for _, rtype, body, _ in items:
             if rtype != "file":
                 from learnchain.apps.wallet.fhir import validate_fhir

@@ -12,7 +12,8 @@ ids of (optionally sealed) text, sent by the pseudonym key itself. `forum_member
 aggregated search: members by condition, pseudonyms only.
 
 State (namespace `wallet/`): `forum/{fid}`, `forumm/{fid}/{pseudonym}`, `forumn/{fid}` +
-`forumi/{fid}/{n}` (members), `forump/{fid}/{n}` + `forumpn/{fid}` (posts).
+`forumi/{fid}/{n}` (members), `forump/{fid}/{n}` + `forumpn/{fid}` (posts), `forumsn` +
+`forumsi/{n}` (index of forums, for search by condition).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class ForumsMixin:
             raise WalletError("a forum with this id exists")
         ctx.state.set("forum/" + fid.hex(), {"id": fid, "condition": _condition(
             a.str("condition")), "title": a.str("title", max_len=80), "by": ctx.sender})
+        n = ctx.state.get("forumsn", 0)
+        ctx.state.set(f"forumsi/{n}", fid)
+        ctx.state.set("forumsn", n + 1)
 
     @tx_method
     def join_forum(self, ctx: CallContext, args: dict[str, Any]) -> None:
@@ -121,6 +125,20 @@ class ForumsMixin:
         fid = Args(args).bytes("forum", size=FORUM_ID_SIZE)
         return [state.get(f"forump/{fid.hex()}/{i}")
                 for i in range(state.get("forumpn/" + fid.hex(), 0))]
+
+    @query_method
+    def forums(self, state: StateView, args: dict[str, Any]) -> list[Any]:
+        """Search by condition: every forum (or those on `condition`) with its member count;
+        members are pseudonyms, listed by `forum_members`."""
+        condition = Args(args).str("condition", default="")
+        ids = state.get_many([str(i) for i in range(state.get("forumsn", 0))], prefix="forumsi/")
+        out = []
+        for fid in ids:
+            forum = state.get("forum/" + fid.hex())
+            if not condition or forum["condition"] == condition:
+                out.append({**forum, "members": state.get("forumn/" + fid.hex(), 0),
+                            "posts": state.get("forumpn/" + fid.hex(), 0)})
+        return out
 
     @query_method
     def forum(self, state: StateView, args: dict[str, Any]) -> Any:

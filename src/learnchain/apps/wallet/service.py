@@ -151,6 +151,10 @@ class WalletNodeService:
 
     # --- HTTP --------------------------------------------------------------------------------
     def mount(self, api: Any) -> None:
+        from learnchain.apps.wallet.api import wallet_router
+
+        api.include_router(wallet_router(self.node))
+
         @api.post("/v1/wallet/content", tags=["wallet"],
                   summary="Store a sealed record blob (staged until a record names it)")
         async def put_content(request: Request) -> Any:
