@@ -218,6 +218,11 @@ class TasksApp(App):
         return get_task(state, Args(args).int("task"))
 
     @query_method
+    def next_id(self, state: StateView, args: dict[str, Any]) -> int:
+        """The id the next `publish` gets (a publisher commits to its test set under it)."""
+        return int(state.get("next_id", 0))
+
+    @query_method
     def open_tasks(self, state: StateView, args: dict[str, Any]) -> list[int]:
         return list(state.get("open", []))
 
