@@ -271,6 +271,11 @@ def block_metrics(blocks: list[dict[str, Any]], miners: list[str],
     times = [b["timestamp_ms"] for b in blocks]
     gaps = [(b - a) / 1000 for a, b in itertools.pairwise(times)]
     cv = statistics.pstdev(gaps) / statistics.mean(gaps) if len(gaps) > 1 else None
+    # a stall: a gap over 3x the median (the machine or a node paused; neither engine causes
+    # it). The CV without stalls shows what the block producers' timers do.
+    steady = [g for g in gaps if g <= 3 * statistics.median(gaps)] if gaps else []
+    steady_cv = (statistics.pstdev(steady) / statistics.mean(steady)
+                 if len(steady) > 1 else None)
     is_pole = ["pole" in b["engine_fields"] for b in blocks]
     pole_gaps = [g for g, p in zip(gaps, is_pole[1:], strict=True) if p]
     t0 = time.process_time()
@@ -283,7 +288,8 @@ def block_metrics(blocks: list[dict[str, Any]], miners: list[str],
     total = train + pow_seconds
     return {"blocks": len(blocks), "pole_blocks": sum(is_pole),
             "block_time_mean_s": statistics.mean(gaps) if gaps else None,
-            "block_time_cv": cv, "pole_block_gaps_s": pole_gaps, "block_gaps_s": gaps,
+            "block_time_cv": cv, "block_time_cv_without_stalls": steady_cv,
+            "stalls": len(gaps) - len(steady), "pole_block_gaps_s": pole_gaps, "block_gaps_s": gaps,
             "pole_heights": [i + 1 for i, p in enumerate(is_pole) if p and i > 0],
             "train_cpu_seconds": train, "pow_hashes": hashes, "pow_seconds": pow_seconds,
             "useful_work_share": useful / total if total else 0.0,
