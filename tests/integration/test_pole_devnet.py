@@ -21,7 +21,7 @@ pytestmark = pytest.mark.network
 @pytest.mark.timeout(900)
 def test_pole_devnet_largest_reward_picked_best_model_wins_copy_fails(tmp_path: Path) -> None:
     # short windows (the deadline still stretches to the measured training time under load)
-    plan = devnet_run.Plan(deadline_blocks=6, reveal_window=6)
+    plan = devnet_run.Plan(deadline_blocks=6, reveal_window=8)
     result = devnet_run.run(tmp_path, nodes=3, tasks=1, timeout=300.0, plan=plan)
     assert devnet_run.check(result) == []
     (task,) = result["tasks"]

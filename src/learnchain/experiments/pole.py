@@ -68,7 +68,7 @@ def devnet(spec: RunSpec) -> Outcome:
     from learnchain.apps.tasks import devnet_run as D
 
     tasks = 1 if spec.quick else 3
-    plan = D.Plan(deadline_blocks=6, reveal_window=6) if spec.quick else D.Plan()
+    plan = D.Plan(deadline_blocks=6, reveal_window=8) if spec.quick else D.Plan()
     results: dict[str, Any] = {}
     for i, engine in enumerate(("pole", "pow")):
         with tempfile.TemporaryDirectory() as tmp:

@@ -107,9 +107,11 @@ def run(root: Path, *, nodes: int = 3, tasks: int = 2, difficulty: int = 10,
     pids = start_devnet(root)
     try:
         # imports + one timed training while the nodes start; deadlines get twice the time the
-        # nodes' trainings take at this speed, plus 4 blocks for the commitments to get in
+        # nodes' trainings take at this speed, plus 10 blocks for the two publishes and the
+        # commitments to get in (a run whose warm-up read fast once had only 6 blocks: the
+        # deadline passed before the nodes could pick the task)
         train_s = actors.warm_up(plan.kind, NODE_HP[plan.kind][0])
-        blocks_needed = math.ceil(2 * nodes * train_s * 1000 / block_interval_ms) + 4
+        blocks_needed = math.ceil(2 * nodes * train_s * 1000 / block_interval_ms) + 10
         plan = replace(plan, deadline_blocks=max(plan.deadline_blocks, blocks_needed))
         client = NodeClient(devnet[0].url, timeout=HTTP_TIMEOUT)
         status = wait_until(lambda: client.status(), timeout, "the first node's API")
