@@ -107,11 +107,11 @@ def run(root: Path, *, nodes: int = 3, tasks: int = 2, difficulty: int = 10,
     pids = start_devnet(root)
     try:
         # imports + one timed training while the nodes start; deadlines get twice the time the
-        # nodes' trainings take at this speed, plus 10 blocks for the two publishes and the
-        # commitments to get in (a run whose warm-up read fast once had only 6 blocks: the
-        # deadline passed before the nodes could pick the task)
+        # nodes' trainings take at this speed, plus 16 blocks for the two publishes and the
+        # commitments to get in (at load average 25, runs with a fast warm-up and 6 or 12
+        # blocks of margin saw the deadline pass before the nodes could pick the task)
         train_s = actors.warm_up(plan.kind, NODE_HP[plan.kind][0])
-        blocks_needed = math.ceil(2 * nodes * train_s * 1000 / block_interval_ms) + 10
+        blocks_needed = math.ceil(2 * nodes * train_s * 1000 / block_interval_ms) + 16
         plan = replace(plan, deadline_blocks=max(plan.deadline_blocks, blocks_needed))
         client = NodeClient(devnet[0].url, timeout=HTTP_TIMEOUT)
         status = wait_until(lambda: client.status(), timeout, "the first node's API")
@@ -135,7 +135,8 @@ def run(root: Path, *, nodes: int = 3, tasks: int = 2, difficulty: int = 10,
         stop_devnet(root)
     genesis = json.loads((root / "genesis.json").read_text())
     return {"engine": engine, "nodes": nodes, "plan": asdict(plan), "tasks": outcomes,
-            "height": height, "agree": True, "warm_train_seconds": train_s,
+            "height": height, "agree": True,  # _agreed_height raises if they never agree
+            "warm_train_seconds": train_s,
             "seconds": time.perf_counter() - t_run,
             **block_metrics(blocks, genesis["apps"]["consensus"]["miners"], outcomes, cpu)}
 
@@ -195,10 +196,10 @@ def _one_task(client: NodeClient, round_no: int, data: Sender, senders: list[Sen
     say(f"round {round_no}: task {task_id} published; deadline {common['deadline']}")
     cands, train_s, picks = [], [], []
     for i, s in enumerate(senders):
-        now = int(client.status()["height"])
-        task = actors.pick_task(_open_tasks(client), now)
-        if task is None:
-            raise RuntimeError(f"node {i} found no open task it can still commit to")
+        # a fork may briefly undo a publish on node 0: wait for a pickable task to (re)appear
+        task = wait_until(lambda: actors.pick_task(_open_tasks(client),
+                                                   int(client.status()["height"])),
+                          min(timeout, 60.0), f"node {i} to find an open task it can commit to")
         picks.append(int(task["id"]))
         t0 = time.process_time()
         cands.append(actors.train_candidate(task, s.key.address,
