@@ -71,11 +71,13 @@ def sml_cmd(widths: str = typer.Option("4,8,16,32,64", "--widths", help="SML wid
 def devnet_cmd(tasks: int = typer.Option(3, "--tasks", help="Training tasks to publish."),
                nodes: int = typer.Option(3, "--nodes", help="Node processes."),
                compare_pow: bool = typer.Option(True, "--compare-pow/--no-compare-pow",
-                                                help="Also run a governed-PoW devnet."),
+                                                help="Also run the same tasks on a "
+                                                     "governed-PoW devnet."),
                out: Path = typer.Option(Path("experiments/out/pole/devnet"), "--out",
                                 help="Output folder."),
                as_json: bool = JSON_OPTION) -> None:
-    """Real node processes (engine = "pole"): tasks, winners, copy attacks, block-time CV."""
+    """Real node processes (engine = "pole"): nodes pick the richest task, winners, copy
+    attacks, block-time CV against governed PoW under the same tasks, useful-work share."""
     import tempfile
 
     from learnchain.apps.tasks import devnet_run
@@ -91,11 +93,13 @@ def devnet_cmd(tasks: int = typer.Option(3, "--tasks", help="Training tasks to p
         emit_json({"out": str(out), "results": results, "problems": problems})
         return
     table = Table(title="PoLe devnet")
-    for column in ("engine", "blocks", "PoLe blocks", "block-time CV", "useful-work share"):
+    for column in ("engine", "blocks", "PoLe blocks", "block-time CV", "CV without stalls",
+                   "useful-work share"):
         table.add_column(column)
     for engine, r in results.items():
         table.add_row(engine, str(r["blocks"]), str(r["pole_blocks"]),
-                      f"{r['block_time_cv']:.3f}", f"{r['useful_work_share']:.3f}")
+                      f"{r['block_time_cv']:.3f}", f"{r['block_time_cv_without_stalls']:.3f}",
+                      f"{r['useful_work_share']:.3f}")
     console.print(table)
     for o in results["pole"]["tasks"]:
         console.print(f"task {o['task']}: {o['settled_by']} winner {o['winner']} "

@@ -2,7 +2,7 @@
 
 Adding an experiment: write a thin adapter ``run(spec) -> Outcome`` next to the others (it
 imports the experiment module inside the function, so this registry stays light) and add one
-``_add(...)`` line. PoLe has no experiment on main yet; register it here when it lands.
+``_add(...)`` line.
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ _add("crowd", "Mixed worker populations over many crowd tasks", "003",
      "30 tasks, seeds 7-11 (fanned out)")
 _add("market", "Stackelberg compute market under scarcity and for miners", "001",
      "apps/market/experiments.py", "apps:market", "full size (seconds)", "both scenarios")
+_add("pole-sml", "PoLe Secure Mapping Layer: honest, naive copy, re-mapping attack", "001",
+     "apps/tasks/sml.py", "pole:sml", "logreg on Iris, w ∈ {8, 32}",
+     "logreg and MLP (20 epochs), w ∈ {4, 8, 16, 32, 64}")
+_add("pole-devnet", "PoLe on real node processes vs governed PoW under the same tasks", "001",
+     "apps/tasks/devnet_run.py", "pole:devnet", "1 task per engine, short windows",
+     "3 tasks per engine")
 _add("calculus", "Whitepaper §9: every numeric claim through Figure 21", "002",
      "governance/reproduce.py", "governance:calculus", "best reading",
      "literal and best readings")

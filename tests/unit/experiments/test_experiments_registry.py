@@ -20,7 +20,7 @@ def test_every_experiment_family_is_registered():
     names = set(EXPERIMENTS)
     for family in ("rlpow-learning", "rlpow-tamper", "rlpow-attack", "rlpow-verify-cost",
                    "collab-good-bad", "collab-market", "crowd", "market", "calculus",
-                   "calculus-sweep", "governance-engine"):
+                   "calculus-sweep", "governance-engine", "pole-sml", "pole-devnet"):
         assert family in names
     for exp in EXPERIMENTS.values():
         assert exp.quick_size and exp.full_size and exp.title

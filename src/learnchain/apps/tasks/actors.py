@@ -78,6 +78,34 @@ class Candidate:
         return {"task": self.task_id, "model": self.params, "salt": self.salt}
 
 
+def warm_up(kind: str, hp: dict[str, int]) -> float:
+    """Load the training libraries and time one full training (wall seconds, so a loaded machine
+    reads slower) on the task's data set without a mapping: drivers size deadlines from it."""
+    import time
+
+    train, _ = M.split(DEFAULT_DATASET[kind], hashlib.sha256(b"warm-up").digest())
+    M.train(kind, train, None, hp, b"warm-up")  # first call pays the imports
+    t0 = time.perf_counter()
+    M.train(kind, train, None, hp, b"warm-up")
+    return time.perf_counter() - t0
+
+
+def pick_task(tasks: list[dict[str, Any]], height: int, *,
+              min_blocks: int = 1) -> dict[str, Any] | None:
+    """The open task a consensus node works on: the largest reward it can still commit to.
+
+    The issue's rule ("pick the open task with the largest reward"). Only tasks still in their
+    commit phase with at least `min_blocks` blocks left before the deadline count (a node needs
+    time to train and get its commitment included). Ties go to the earlier deadline (the reward
+    is paid sooner), then the lower task id, so every node with the same view picks the same task.
+    """
+    live = [t for t in tasks if t["status"] == "open"
+            and int(t["deadline"]) - height >= min_blocks]
+    if not live:
+        return None
+    return min(live, key=lambda t: (-int(t["reward"]), int(t["deadline"]), int(t["id"])))
+
+
 def train_candidate(task: dict[str, Any], address: bytes, *,
                     hp: dict[str, int] | None = None, seed: bytes | None = None,
                     salt: bytes | None = None) -> Candidate:

@@ -88,7 +88,7 @@ class TasksApp(App):
                 "split_seed": p.split_seed, "train_digest": p.train_digest,
                 "train_cid": cid_of_digest(p.train_digest), "test_commitment": p.test_commitment,
                 "model": p.kind, "hp": dict(sorted(p.hp.items())), "sml_width": p.sml_width,
-                "sml_seed": ctx.random_bytes(), "threshold_ppm": p.threshold_ppm,
+                "sml_seed": R.sml_seed(ctx.tx_hash), "threshold_ppm": p.threshold_ppm,
                 "reward": p.reward, "deposit": p.deposit, "deadline": p.deadline,
                 "reveal_window": p.reveal_window, "settle_window": p.settle_window,
                 "published": ctx.block.height, "status": "open", "test_opened": False,
@@ -216,6 +216,11 @@ class TasksApp(App):
     @query_method
     def task(self, state: StateView, args: dict[str, Any]) -> dict[str, Any]:
         return get_task(state, Args(args).int("task"))
+
+    @query_method
+    def next_id(self, state: StateView, args: dict[str, Any]) -> int:
+        """The id the next `publish` gets (a publisher commits to its test set under it)."""
+        return int(state.get("next_id", 0))
 
     @query_method
     def open_tasks(self, state: StateView, args: dict[str, Any]) -> list[int]:
