@@ -9,7 +9,7 @@ from __future__ import annotations
 from learnchain.consensus.rlpow_pruning import BlobPruner
 from learnchain.core.crypto import PrivateKey
 from learnchain.sim.network import LinkModel, SimNetwork
-from learnchain.sim.rlpow_experiments import keys_for, rlpow_genesis
+from learnchain.sim.rlpow_experiments import keys_for, local_chain, rlpow_genesis
 
 PARAMS = {"K": 3, "audit_steps": 1, "learning_starts": 4}
 DQN = {"hidden": [16, 16], "batch_size": 8}
@@ -88,3 +88,28 @@ def test_a_node_without_light_sync_refuses_pruned_history_instead_of_trusting_it
     net.settle(30)
     assert newcomer.chain.height < 30 - WINDOW
     assert newcomer.p2p.stats.blobs_unavailable > 0
+
+
+def test_strays_of_lost_races_are_swept_once_a_sweep_period_old_manifests_kept():
+    keys = keys_for(2, "prune-stray")
+    local = local_chain(rlpow_genesis(keys, params=PARAMS, dqn_config=DQN), keys)
+    local.engine.archive_work = False
+    pruner = BlobPruner(local.engine, keep_blocks=4, every=2).attach(local.chain)
+    for h in range(8):
+        local.produce(keys[h % 2])
+    lost = local.propose(keys[0])  # sealed, never imported: another block won the height
+    stray = lost.header.engine_fields["after"][0]
+    assert local.engine.blobs.has(stray)
+    local.produce(keys[1])
+    pruner.sweep()
+    assert local.engine.blobs.has(stray), "a new stray may belong to a block being imported"
+    for h in range(6):
+        local.produce(keys[h % 2])
+    assert not local.engine.blobs.has(stray)
+    assert pruner.stats.deleted_blobs > 0
+    for h in range(1, local.chain.height + 1):  # every stored block's manifest stays
+        assert local.engine.blobs.has(local.chain.block_at(h).header.engine_fields["work"])
+    head = local.chain.head.engine_fields
+    assert all(local.engine.blobs.has(d) for d in head["after"]), "the head's learner stays"
+    local.produce(keys[0])  # and both proposers can still build on it
+    local.produce(keys[1])

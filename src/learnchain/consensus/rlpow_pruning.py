@@ -17,9 +17,12 @@ So with a window of ``keep_blocks`` heights, a sweep keeps
   (the lineage a block or fork inside the window starts from), and the coin-derived
   initial states,
 
-and deletes the other parameter blobs of blocks that left the window. Headers keep the hashes
-(``theta``, ``after``, ``work``) and every proof manifest is kept (a few hundred bytes a
-block), so the commitments stay on record; the bytes of old states go.
+and deletes the other parameter blobs of blocks that left the window, and stray blobs that no
+stored block names (the work of this node's sealed blocks that lost the race for a height,
+sidecars of blocks never imported: in a 2-node devnet most of the bytes) once they are a full
+sweep period old (newer ones may belong to a block still being imported). Headers keep the
+hashes (``theta``, ``after``, ``work``) and every stored block's proof manifest is kept (a few
+hundred bytes a block), so the commitments stay on record; the bytes of old states go.
 
 A node syncing from pruned peers cannot replay old audits: blocks more than the window below
 the best linked headers a peer showed are accepted with every check that reads no parameter
@@ -65,6 +68,9 @@ class BlobPruner:
         self.every = every if every is not None else max(1, keep_blocks // 4)
         self.stats = PruneStats()
         self._refs: dict[bytes, frozenset[bytes]] = {}
+        self._works: set[bytes] = set()  # manifests of stored blocks: kept
+        self._blocks_seen = 0  # blocks-table rowid scanned for manifests so far
+        self._blob_marks = (0, 0)  # blob rowids at the last two sweeps: strays between are old
 
     def attach(self, chain: Any) -> BlobPruner:
         chain.listeners.append(self._on_head)
@@ -81,17 +87,38 @@ class BlobPruner:
             boundary = chain.height - self.keep_blocks
             if boundary <= self.stats.pruned_to:
                 return self.stats
-            candidates: set[bytes] = set()
+            candidates = self._strays()
             for header in self._headers(self.stats.pruned_to + 1, boundary):
                 candidates |= self._refs_of(header)
                 self._refs.pop(header.hash, None)
             live = self._live(boundary)
-            count, freed = self.engine.blobs.delete_many(candidates - live)
+            count, freed = self.engine.blobs.delete_many(candidates - live - self._works)
             self.stats.sweeps += 1
             self.stats.deleted_blobs += count
             self.stats.freed_bytes += freed
             self.stats.pruned_to = boundary
         return self.stats
+
+    def _strays(self) -> set[bytes]:
+        """Blobs stored between the last two sweeps (each blob is considered once, a sweep
+        period after it arrived); also brings the set of stored blocks' manifests up to date."""
+        conn = self.engine.chain.store.conn
+        rows = conn.execute("SELECT rowid, header FROM blocks WHERE rowid > ? ORDER BY rowid",
+                            (self._blocks_seen,)).fetchall()
+        for rowid, data in rows:
+            self._blocks_seen = rowid
+            try:
+                work = BlockHeader.from_plain(decode(bytes(data))).engine_fields.get("work")
+            except EncodingError:
+                continue
+            if isinstance(work, bytes):
+                self._works.add(work)
+        table = self.engine.blobs.table
+        older, last = self._blob_marks
+        newest = conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0]
+        self._blob_marks = (last, max(last, int(newest)))
+        return {bytes(h) for (h,) in conn.execute(
+            f"SELECT hash FROM {table} WHERE rowid > ? AND rowid <= ?", (older, last))}
 
     def _live(self, boundary: int) -> set[bytes]:
         live: set[bytes] = set()
