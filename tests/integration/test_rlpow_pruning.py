@@ -113,3 +113,38 @@ def test_strays_of_lost_races_are_swept_once_a_sweep_period_old_manifests_kept()
     assert all(local.engine.blobs.has(d) for d in head["after"]), "the head's learner stays"
     local.produce(keys[0])  # and both proposers can still build on it
     local.produce(keys[1])
+
+
+def test_node_config_wires_pruning_and_light_sync(tmp_path):
+    import pytest
+
+    from learnchain.config import NodeConfig
+    from learnchain.core.errors import ConfigError
+    from learnchain.devnet import create_devnet
+    from learnchain.net.server import free_port_range
+    from learnchain.runtime import NodeRuntime
+
+    nodes = create_devnet(tmp_path / "d", 2, fast_kdf=True, engine="rlpow",
+                          base_port=free_port_range(2))
+    pruned, archival = (n.datadir for n in nodes)
+    config = NodeConfig.load(pruned)
+    assert (config.storage.keep_blocks, config.storage.light_sync) == (256, True)
+    text = (pruned / "node.toml").read_text().replace("keep_blocks = 256", "keep_blocks = 32")
+    (pruned / "node.toml").write_text(text)
+    text = (archival / "node.toml").read_text().replace("archive_work = false",
+                                                        "archive_work = true")
+    (archival / "node.toml").write_text(text.replace("light_sync = true", "light_sync = false"))
+    for datadir, prunes, depth in ((pruned, True, 32), (archival, False, None)):
+        runtime = NodeRuntime(datadir, mine=False)
+        try:
+            engine = runtime.chain.engine
+            pruners = [f.__self__ for f in runtime.chain.listeners
+                       if isinstance(getattr(f, "__self__", None), BlobPruner)]
+            assert bool(pruners) is prunes and engine.light_depth == depth
+            assert not pruners or pruners[0].keep_blocks == 32
+        finally:
+            runtime.lock.release()
+            runtime.chain.store.close()
+    (pruned / "node.toml").write_text(text.replace("keep_blocks = 256", "keep_blocks = 0"))
+    with pytest.raises(ConfigError, match="keep_blocks"):
+        NodeConfig.load(pruned)
