@@ -412,6 +412,7 @@ def test_every_readme_command_is_run_and_checked():
 
 
 @pytest.mark.network
+@pytest.mark.timeout(1800)  # a few minutes of subprocesses; generous for a loaded machine
 def test_readme_node_and_devnet_commands(tmp_path: Path):
     results = dict(run_readme(tmp_path, lambda line: not _is_standalone(line)))
     assert results["README python example"][0] == "True"
@@ -419,6 +420,7 @@ def test_readme_node_and_devnet_commands(tmp_path: Path):
 
 
 @pytest.mark.network
+@pytest.mark.timeout(1800)
 def test_readme_experiment_commands(tmp_path: Path):
     results = run_readme(tmp_path, _is_standalone)
     assert len(results) >= 10
