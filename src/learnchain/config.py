@@ -53,10 +53,20 @@ class StorageConfig:
     need; every block's parameters (θ_after) and proof manifest are always kept, so the chain
     stays verifiable and the next block can start from them. (Issue #20 measured 7.2 GB in
     9 minutes for an archival 4-node rlpow devnet.)
+
+    ``keep_blocks`` (rlpow, pruned nodes): parameter blobs are kept only for the last
+    ``keep_blocks`` heights plus each learner's state at the window's start (what verifying
+    the next block, a reorg inside the window and a peer's sync need); older blocks keep their
+    hashes in headers and their proof manifests (consensus/rlpow_pruning.py).
+    ``light_sync``: blocks more than ``keep_blocks`` below the best linked headers a peer
+    showed, whose blobs no peer still holds, are accepted with every check that reads no
+    parameter blob (false: wait for an archival peer instead).
     """
 
     archive_work: bool = False
     recent_work_mb: int = 64
+    keep_blocks: int = 256
+    light_sync: bool = True
 
     backend: str = "local"
     path: str = "content.sqlite"
@@ -112,6 +122,8 @@ class NodeConfig:
         if config.p2p.peers not in PEER_MODES:
             raise ConfigError(f"{source}: [p2p] peers must be one of {', '.join(PEER_MODES)}, "
                               f"not {config.p2p.peers!r}")
+        if config.storage.keep_blocks < 1:
+            raise ConfigError(f"{source}: [storage] keep_blocks must be at least 1")
         if not 0 < config.api.port < 65536:
             raise ConfigError(f"{source}: [api] port must be in 1..65535")
         return config
@@ -133,6 +145,8 @@ class NodeConfig:
             f'peers = "{self.p2p.peers}"\n\n'
             f"[storage]\narchive_work = {str(self.storage.archive_work).lower()}\n"
             f"recent_work_mb = {self.storage.recent_work_mb}\n"
+            f"keep_blocks = {self.storage.keep_blocks}\n"
+            f"light_sync = {str(self.storage.light_sync).lower()}\n"
             f'backend = "{self.storage.backend}"\npath = "{self.storage.path}"\n'
             f'ipfs_repo = "{self.storage.ipfs_repo}"\n'
             f'swarm_key_file = "{self.storage.swarm_key_file}"\n'

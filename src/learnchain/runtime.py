@@ -50,6 +50,11 @@ class NodeRuntime:
         if hasattr(engine, "archive_work"):  # rlpow: prune unless [storage] archive_work
             engine.archive_work = config.storage.archive_work
             engine.recent_limit_bytes = config.storage.recent_work_mb << 20
+            engine.light_depth = config.storage.keep_blocks if config.storage.light_sync else None
+            if not config.storage.archive_work:
+                from learnchain.consensus.rlpow_pruning import BlobPruner
+
+                BlobPruner(engine, config.storage.keep_blocks).attach(self.chain)
         self.mining = config.mining.enabled if mine is None else mine
         key = None
         if self.mining or config.p2p.enabled:

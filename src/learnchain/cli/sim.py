@@ -23,11 +23,18 @@ sim_app = typer.Typer(help="Simulated networks with a virtual clock.", no_args_i
 def sim_run(scenario_file: Path = typer.Argument(..., help="Scenario TOML file."),
             out: Path = typer.Option(Path("experiments/out/sim"), help="Output folder "
                                      "(metrics.json and plots)."),
+            blocks: int | None = typer.Option(None, "--blocks", min=1,
+                                              help="Stop at this height instead of the "
+                                              "scenario's `blocks` (a shorter run)."),
             as_json: bool = JSON_OPTION) -> None:
     """Run a scenario; write metrics.json and plots into --out."""
+    from dataclasses import replace
+
     from learnchain.sim.scenario import Scenario, run_scenario, write_report
 
     scenario = Scenario.from_toml(scenario_file)
+    if blocks is not None:
+        scenario = replace(scenario, blocks=blocks)
     started = time.perf_counter()
     with experiment_progress(f"simulating {scenario.nodes} nodes: height", as_json) as step:
         network, metrics = run_scenario(scenario, progress=step)

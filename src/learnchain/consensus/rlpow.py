@@ -285,6 +285,11 @@ class RLPowEngine(ConsensusEngine):
         self._recent_bytes = 0
         # Node-local: skip re-auditing blocks this engine sealed itself.
         self.trust_own_blocks = True
+        # Node-local (sync from pruned peers, consensus/rlpow_pruning.py): blocks at or below
+        # `light_below` whose blobs are unavailable get the checks that read no blob.
+        # `light_depth` (None: never) sets it from the headers peers show.
+        self.light_depth: int | None = None
+        self.light_below = 0
         self.chain: Any = None
         self.blobs = BlobStore()
         self._records: dict[bytes, BlockRecord] = {}
@@ -638,7 +643,8 @@ class RLPowEngine(ConsensusEngine):
         """
         f = block.header.engine_fields
         work, theta = f.get("work"), f.get("theta")
-        if not (isinstance(work, bytes) and isinstance(theta, bytes)) or block.hash in self._own:
+        if (not (isinstance(work, bytes) and isinstance(theta, bytes)) or block.hash in self._own
+                or block.header.height <= self.light_below):
             return []
         with self._locked():
             missing = [d for d in dict.fromkeys((work, theta)) if not self.blobs.has(d)]
@@ -654,7 +660,39 @@ class RLPowEngine(ConsensusEngine):
             missing.extend(d for d in digests if d not in missing and not self.blobs.has(d))
         return missing
 
+    def note_sync_target(self, height: int) -> None:
+        """A peer showed linked headers up to `height`: blocks more than `light_depth` below
+        it may be pruned on every peer, so they may be verified without blobs."""
+        if self.light_depth is not None:
+            self.light_below = max(self.light_below, height - self.light_depth)
+
     def verify(self, block: Block, parent: BlockHeader, cp: ConsensusParams) -> None:
+        try:
+            self._verify_full(block, parent, cp)
+        except DataUnavailable:
+            if block.header.height > self.light_below:
+                raise
+            self._verify_light(block, parent, cp)
+
+    def _verify_light(self, block: Block, parent: BlockHeader, cp: ConsensusParams) -> None:
+        """Below the sync window, blobs pruned: every check that reads no parameter blob (the
+        oracle, the mint, the lineage by hash and, if stored, the manifest's commitments). The
+        action and the audited steps are not replayed (consensus/rlpow_pruning.py)."""
+        header = block.header
+        parent_rec = self.record(parent.hash)
+        outcome = self.validate_transition(header, parent_rec)
+        self.validate_mint(header, cp)
+        start = self.validate_lineage(header, parent_rec)
+        transition = dqn.Transition.from_outcome(self.env, parent_rec.state,
+                                                 header.engine_fields["a"], outcome)
+        if self.blobs.has(header.engine_fields["work"]):
+            no_audit = replace(cp, params={**cp.params, "audit_steps": 0})
+            self.validate_training(block, parent_rec, start, transition, no_audit,
+                                   self._manifest(header), parent)
+        self._records[block.hash] = self._make_record(header, parent_rec, outcome, transition)
+        self.stats["light_blocks"] = self.stats.get("light_blocks", 0) + 1
+
+    def _verify_full(self, block: Block, parent: BlockHeader, cp: ConsensusParams) -> None:
         header = block.header
         parent_rec = self.record(parent.hash)
         outcome = self.validate_transition(header, parent_rec)

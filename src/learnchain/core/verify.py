@@ -53,7 +53,13 @@ def verify_store(database: Path | str, genesis: GenesisConfig,
                  progress: Callable[[int, int], None] | None = None) -> VerifyReport:
     stored = SqliteStore(database)
     try:
-        return _verify(stored, genesis, progress)
+        # One read transaction: a snapshot, so a node writing the datadir meanwhile (the
+        # README runs `chain verify` beside a mining node) cannot move the head mid-check.
+        stored.conn.execute("BEGIN")
+        try:
+            return _verify(stored, genesis, progress)
+        finally:
+            stored.conn.execute("ROLLBACK")
     finally:
         stored.close()
 

@@ -331,6 +331,9 @@ class P2PNode(HandshakeMixin):
             self.penalise(peer, "bad-headers", str(exc))
             peer.syncing = False
             return []
+        note = getattr(self.chain.engine, "note_sync_target", None)
+        if note is not None:  # rlpow: blocks far below may be pruned on every peer
+            note(headers[-1].height)
         peer.last_headers_full = len(headers) >= MAX_HEADERS_PER_REPLY
         peer.wanted = deque(h.hash for h in headers if not self.chain.has_block(h.hash))
         return self._request_blocks(peer)

@@ -145,5 +145,28 @@ class BlobStore:
         self._cache.pop(digest, None)
         self.conn.execute(f"DELETE FROM {self.table} WHERE hash=?", (digest,))
 
+    def delete_many(self, refs: Iterable[bytes | str]) -> tuple[int, int]:
+        """Delete the blobs named (those not stored are skipped); returns (count, bytes) freed.
+
+        Used by pruning: the bytes of old parameter states go, their digests stay committed in
+        block headers and manifests. SQLite reuses the freed pages, so the file stops growing
+        rather than shrinking (``VACUUM`` would shrink it, at the cost of rewriting it)."""
+        count = freed = 0
+        for ref in refs:
+            digest = self._key(ref)
+            self._cache.pop(digest, None)
+            row = self.conn.execute(f"SELECT length(data) FROM {self.table} WHERE hash=?",
+                                    (digest,)).fetchone()
+            if row is None:
+                continue
+            self.conn.execute(f"DELETE FROM {self.table} WHERE hash=?", (digest,))
+            count, freed = count + 1, freed + int(row[0])
+        return count, freed
+
+    def total_bytes(self) -> int:
+        """Bytes of blob data stored (the figure pruning keeps bounded)."""
+        row = self.conn.execute(f"SELECT COALESCE(SUM(length(data)), 0) FROM {self.table}")
+        return int(row.fetchone()[0])
+
     def __len__(self) -> int:
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0])
