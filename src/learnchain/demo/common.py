@@ -1,0 +1,143 @@
+"""What every step of the scripted demo day shares: its context, its result, waiting, sending.
+
+A step is a function ``run(day) -> StepResult``. It talks to the devnet's node processes over
+HTTP only (the same API any client uses), reports progress through ``day.say``/``day.tick``
+(rich progress bars in the terminal, nothing with ``--json``) and returns what happened on
+chain: a one-line story, the transaction hashes and heights it saw included, and its numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from learnchain.core.crypto import PrivateKey
+from learnchain.devnet import DevnetNode
+from learnchain.net.client import NodeClient
+
+
+class StepFailed(RuntimeError):
+    """A step's on-chain outcome is not what the story says (the summary marks it failed)."""
+
+
+@dataclass
+class StepResult:
+    """One row of the closing summary table (and of the ``--json`` summary)."""
+
+    step: str
+    title: str
+    status: str = "ok"  # ok | failed | skipped
+    what: str = ""  # what happened on chain, one or two sentences
+    txs: list[str] = field(default_factory=list)  # 0x hashes of the key transactions
+    heights: list[int] = field(default_factory=list)  # blocks that included them
+    details: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Profile:
+    """Sizes of the day: ``--quick`` shrinks every one of them."""
+
+    name: str
+    nodes: int
+    block_interval_ms: int
+    difficulty: int
+    collab_samples: int  # per contributor
+    crowd_rows: int
+    pole_interval_ms: int
+    governance_target_s: float
+    blocks_after_kill: int
+
+    @classmethod
+    def full(cls, nodes: int = 4) -> Profile:
+        return cls("full", nodes, 500, 16, 12, 512, 800, 2.5, 16)
+
+    @classmethod
+    def quick(cls, nodes: int = 3) -> Profile:
+        return cls("quick", nodes, 300, 16, 4, 128, 300, 2.0, 8)
+
+
+@dataclass
+class Day:
+    """The running devnet and the keys the steps act with."""
+
+    root: Path
+    nodes: list[DevnetNode]
+    pids: dict[int, int]
+    engine: str
+    profile: Profile
+    node_keys: list[PrivateKey]
+    accounts: dict[str, PrivateKey]  # dev accounts alice, bob
+    say: Callable[[str, str], None] = lambda _step, _text: None
+    tick: Callable[[str], None] = lambda _step: None
+    extra_roots: list[Path] = field(default_factory=list)  # other devnets to stop at the end
+    killed: set[int] = field(default_factory=set)
+    processes: list[subprocess.Popen[str]] = field(default_factory=list)  # workers to reap
+
+    @property
+    def urls(self) -> list[str]:
+        return [n.url for i, n in enumerate(self.nodes) if i not in self.killed]
+
+    def client(self, i: int = 0) -> NodeClient:
+        live = self.urls
+        return NodeClient(live[i % len(live)], timeout=30.0)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
+               poll: float = 0.3) -> Any:
+    """Poll ``predicate`` until it returns something truthy; API hiccups count as "not yet"."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            value = predicate()
+            if value:
+                return value
+        time.sleep(poll)
+    raise StepFailed(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Sender:
+    """Signs with a tracked nonce so one key can have many transactions in flight, and keeps
+    the hash and inclusion height of every one it waited for (the step's evidence)."""
+
+    def __init__(self, client: NodeClient, key: PrivateKey) -> None:
+        self.client = client
+        self.key = key
+        self.chain_id = int(client.status()["chain_id"])
+        self.nonce = int(client.account(key.address)["nonce"])
+
+    def send(self, app: str, method: str, args: dict[str, Any]) -> bytes:
+        tx = self.client.send(self.key, app, method, args, chain_id=self.chain_id,
+                              nonce=self.nonce)
+        self.nonce += 1
+        return tx.hash
+
+    def wait(self, tx_hash: bytes, timeout: float = 180.0) -> dict[str, Any]:
+        """The receipt once included; a refused transaction is a StepFailed with its reason."""
+        found = self.client.wait_for(tx_hash, timeout)
+        receipt = found["receipt"]
+        if not receipt["success"]:
+            raise StepFailed(f"transaction 0x{tx_hash.hex()[:12]}… failed: {receipt['error']}")
+        return found
+
+    def call(self, app: str, method: str, args: dict[str, Any]) -> tuple[str, int, Any]:
+        """Send, wait, and return (0x hash, height, result)."""
+        h = self.send(app, method, args)
+        found = self.wait(h)
+        return "0x" + h.hex(), int(found["height"]), found["receipt"]["result"]
+
+
+def short(tx: str) -> str:
+    return tx[:10] + "…"
