@@ -66,7 +66,7 @@ class Profile:
 
     @classmethod
     def quick(cls, nodes: int = 3) -> Profile:
-        return cls("quick", nodes, 300, 16, 4, 128, 300, 2.0, 8)
+        return cls("quick", nodes, 300, 16, 4, 128, 300, 1.5, 8)
 
 
 @dataclass
@@ -85,6 +85,7 @@ class Day:
     extra_roots: list[Path] = field(default_factory=list)  # other devnets to stop at the end
     killed: set[int] = field(default_factory=set)
     processes: list[subprocess.Popen[str]] = field(default_factory=list)  # workers to reap
+    stopping: bool = False  # set by the shutdown: steps must not start new processes
 
     @property
     def urls(self) -> list[str]:

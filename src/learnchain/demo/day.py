@@ -89,8 +89,27 @@ def _devnet_pids(root: Path) -> list[int]:
     return []
 
 
+def _children() -> list[int]:
+    """Our own child processes (Linux /proc): nodes and workers are all started by us."""
+    me, found = os.getpid(), []
+    with contextlib.suppress(OSError):
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                status = (entry / "status").read_text()
+                ppid = int(status.split("PPid:", 1)[1].split()[0])
+                if ppid == me:
+                    found.append(int(entry.name))
+    return found
+
+
 def shutdown(day: Day) -> bool:
-    """Stop every worker and node process of the day; True when none is left."""
+    """Stop every worker and node process of the day; True when none is left.
+
+    The devnets' pid files name the nodes; a final sweep also stops any other child process
+    (a PoLe devnet the side thread was starting at that very moment)."""
+    day.stopping = True
     for proc in day.processes:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
@@ -102,6 +121,7 @@ def shutdown(day: Day) -> bool:
     left = stop_processes(pids)
     for root in (day.root, *day.extra_roots):
         (root / "pids.json").unlink(missing_ok=True)
+    left += stop_processes(_children(), grace=5.0)
     return not left and all(p.poll() is not None for p in day.processes)
 
 

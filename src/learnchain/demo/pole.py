@@ -21,7 +21,7 @@ from typing import Any
 
 from learnchain.apps.tasks import devnet_run
 from learnchain.core.crypto import to_checksum_address
-from learnchain.demo.common import Day, StepResult
+from learnchain.demo.common import Day, StepFailed, StepResult
 
 POLE_NODES = 3  # one per training budget in devnet_run.NODE_HP
 TIMEOUT = 300.0
@@ -64,6 +64,8 @@ def run(day: Day) -> StepResult:
         where, agree = "this devnet (engine pole)", True
     else:
         root = day.root / "pole-devnet"
+        if day.stopping:
+            raise StepFailed("the day is shutting down")
         day.extra_roots.append(root)  # stopped by the day even if this step is interrupted
         say(f"engine {day.engine} makes no PoLe blocks: starting a {POLE_NODES}-node PoLe devnet")
         run_result = devnet_run.run(root, nodes=POLE_NODES, tasks=1,
