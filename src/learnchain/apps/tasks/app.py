@@ -88,7 +88,7 @@ class TasksApp(App):
                 "split_seed": p.split_seed, "train_digest": p.train_digest,
                 "train_cid": cid_of_digest(p.train_digest), "test_commitment": p.test_commitment,
                 "model": p.kind, "hp": dict(sorted(p.hp.items())), "sml_width": p.sml_width,
-                "sml_seed": ctx.random_bytes(), "threshold_ppm": p.threshold_ppm,
+                "sml_seed": R.sml_seed(ctx.tx_hash), "threshold_ppm": p.threshold_ppm,
                 "reward": p.reward, "deposit": p.deposit, "deadline": p.deadline,
                 "reveal_window": p.reveal_window, "settle_window": p.settle_window,
                 "published": ctx.block.height, "status": "open", "test_opened": False,

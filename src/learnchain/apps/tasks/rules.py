@@ -13,6 +13,7 @@ from typing import Any
 from learnchain.apps.base import AppError
 from learnchain.apps.tasks import models as M
 from learnchain.core.encoding import encode
+from learnchain.ml.coins import hash_parts
 
 
 class TaskError(AppError):
@@ -132,6 +133,20 @@ def validate_phase(task: dict[str, Any], height: int, phase: str) -> None:
 
 def train_set(task: dict[str, Any]) -> M.Dataset:
     return M.split(task["dataset"], task["split_seed"])[0]
+
+
+def sml_seed(publish_tx_hash: bytes) -> bytes:
+    """The task's Secure Mapping Layer seed: h("pole/sml-seed" ‖ hash of the publish tx).
+
+    Why the transaction and not the block: candidates train behind the mapping as soon as they
+    see the task. Seeding from the including block (its parent hash) let a fork that re-included
+    the same publish in a sibling block change every mapping after the models were trained, so
+    every honest reveal fell to chance accuracy (the devnet regression pinned in
+    tests/unit/pole/test_pole_reorg.py). The transaction hash is the same in every block that
+    includes it, is fixed by the publisher's signature and is unknown to candidates before the
+    publish; a publisher who grinds it gains nothing against copying (docs/pole.md).
+    """
+    return hash_parts(b"pole/sml-seed", publish_tx_hash)
 
 
 def mapping(task: dict[str, Any], address: bytes, d: int) -> Any:
