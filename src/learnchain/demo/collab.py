@@ -18,8 +18,6 @@ from learnchain.core.crypto import PrivateKey
 from learnchain.demo.common import Day, Sender, StepResult, wait_until
 from learnchain.net.jsonview import from_json
 
-REFUND_WAIT_S = 4
-"""Seconds a contributor waits before a refund (the paper's default is a day)."""
 DEPOSIT_OFFER = 3_600  # the most the mechanism can ask (cost_weight 1); excess is not taken
 FUNDS = 200_000
 
@@ -42,12 +40,13 @@ def run(day: Day) -> StepResult:
     bad_key = PrivateKey.generate()
     tx, h, _ = owner.call("bank", "transfer", {"to": bad_key.address, "amount": FUNDS})
     bad = Sender(client, bad_key)
+    wait_s = day.profile.refund_wait_s
     prototype = SparsePerceptron({"intercept": 0, "learning_rate": 10**9}, DictStore())
     for x, y in data.init:
         prototype.update(x, y)
     tx, h, res = owner.call("collab", "create_model", {
         "model": prototype.export(), "name": "breast-cancer (demo)", "mechanism": "stakeable",
-        "mechanism_params": {"refund_wait_s": REFUND_WAIT_S, "owner_wait_s": 3600,
+        "mechanism_params": {"refund_wait_s": wait_s, "owner_wait_s": 3600,
                              "any_wait_s": 7200, "cost_weight": 1}})
     model_id = int(res["model_id"])
     result.txs.append(tx)
@@ -85,13 +84,13 @@ def run(day: Day) -> StepResult:
         accuracy[f"after_{kind}"] = _accuracy(client, model_id, test)
         day.say(step, f"{len(samples)} {kind} contributions: accuracy "
                       f"{accuracy[f'after_{kind}'] / 1e4:.1f}%")
-    day.say(step, f"waiting {REFUND_WAIT_S} s for the refund window")
+    day.say(step, f"waiting {wait_s} s for the refund window")
     day.tick(step)
     # the refund window is in block time: wait until a block is at least that much younger
     added_at = max(int(from_json(client.query("collab", "contribution", {
         "model_id": model_id, "contribution": c}))["time"]) for c in good_c + bad_c)
     wait_until(lambda: int(client.block("head")["timestamp_ms"]) // 1000
-               >= added_at + REFUND_WAIT_S + 1, 120, "the refund window to open")
+               >= added_at + wait_s + 1, 120, "the refund window to open")
 
     def agrees(c: int) -> bool:
         rec = from_json(client.query("collab", "contribution",

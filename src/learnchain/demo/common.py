@@ -9,6 +9,9 @@ chain: a one-line story, the transaction hashes and heights it saw included, and
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -54,19 +57,21 @@ class Profile:
     nodes: int
     block_interval_ms: int
     difficulty: int
-    collab_samples: int  # per contributor
+    collab_samples: int  # flipped-label samples; the honest contributor adds twice as many
+    refund_wait_s: int  # the collab model's refund window (the paper's default is a day)
     crowd_rows: int
+    pole_nodes: int  # of the second PoLe devnet (when the day's engine is not pole)
     pole_interval_ms: int
     governance_target_s: float
     blocks_after_kill: int
 
     @classmethod
     def full(cls, nodes: int = 4) -> Profile:
-        return cls("full", nodes, 500, 16, 12, 512, 800, 2.5, 16)
+        return cls("full", nodes, 500, 16, 12, 4, 512, 3, 800, 2.5, 16)
 
     @classmethod
     def quick(cls, nodes: int = 3) -> Profile:
-        return cls("quick", nodes, 300, 16, 4, 128, 300, 1.5, 8)
+        return cls("quick", nodes, 300, 16, 3, 2, 64, 2, 250, 1.5, 8)
 
 
 @dataclass
@@ -138,6 +143,52 @@ class Sender:
         h = self.send(app, method, args)
         found = self.wait(h)
         return "0x" + h.hex(), int(found["height"]), found["receipt"]["result"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)  # our child: reap it if it exited
+        return done == 0
+    except ChildProcessError:  # not our child (or already reaped)
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+
+def stop_processes(pids: list[int], grace: float = 15.0) -> list[int]:
+    """SIGTERM, wait up to `grace` seconds, SIGKILL what is left; returns pids still alive."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    left = [p for p in pids if _alive(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = [p for p in left if _alive(p)]
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    return [p for p in left if _alive(p)]
+
+
+def devnet_pids(root: Path) -> list[int]:
+    path = root / "pids.json"
+    if not path.exists():
+        return []
+    with contextlib.suppress(ValueError, OSError):
+        return [int(p) for p in json.loads(path.read_text()).values()]
+    return []
+
+
+def stop_devnet_processes(root: Path) -> list[int]:
+    """Like `devnet.stop_devnet`, but reaps our own children (a dead child stays a zombie,
+    which `os.kill(pid, 0)` cannot tell from a live process); returns pids left alive."""
+    left = stop_processes(devnet_pids(root))
+    (root / "pids.json").unlink(missing_ok=True)
+    return left
 
 
 def short(tx: str) -> str:

@@ -55,18 +55,18 @@ def run(day: Day) -> StepResult:
     for url in day.urls[1:]:  # each node's content store is its own: pin the input on each
         NodeClient(url).put_content(data)
     before = {k: int(client.account(k.address)["balance"]) for k in (day.accounts["bob"], carol)}
+    urls = day.urls  # the workers start first (they wait for a task they can join)
+    workers = {"bob": _worker(day, "bob", urls[0]), "carol": _worker(day, "carol",
+                                                                     urls[1 % len(urls)])}
+    day.processes.extend(workers.values())
     tx, h, res = alice.call("crowd", "publish", {
         "program": "eval-classifier", "version": 1, "input": digest, "n": 2, "deposit": D,
         "reward": R, "delta_p": 200, "delta_c": 60, "delta_o": 60})
     task_id = int(res["task_id"])
     result.txs.append(tx)
     result.heights.append(h)
-    day.say(step, f"task published at height {h}; two worker processes start")
+    day.say(step, f"task published at height {h}; two worker processes compute it")
     day.tick(step)
-    urls = day.urls
-    workers = {"bob": _worker(day, "bob", urls[0]), "carol": _worker(day, "carol",
-                                                                     urls[1 % len(urls)])}
-    day.processes.extend(workers.values())
     outputs = {}
     for name, proc in workers.items():
         out, _ = proc.communicate(timeout=600)

@@ -22,7 +22,6 @@ summary says whether every process was gone afterwards.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import tempfile
@@ -33,7 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from learnchain.core.crypto import load_keystore
-from learnchain.demo.common import Day, Profile, StepResult, wait_until
+from learnchain.demo.common import (
+    Day,
+    Profile,
+    StepResult,
+    devnet_pids,
+    stop_processes,
+    wait_until,
+)
 from learnchain.devnet import create_devnet, node_info, start_devnet
 from learnchain.net.server import free_port_range
 from learnchain.scaffold import DEV_ACCOUNTS, DEV_PASSWORD
@@ -49,44 +55,6 @@ def _steps() -> dict[str, Callable[[Day], StepResult]]:
 
     return {"a": collab.run, "b": crowd.run, "c": pole.run, "d": wallet.run_access,
             "e": wallet.run_study, "f": governance.run}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)  # our child: reap it if it exited
-        return done == 0
-    except ChildProcessError:  # not our child (or already reaped)
-        try:
-            os.kill(pid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-
-
-def stop_processes(pids: list[int], grace: float = 15.0) -> list[int]:
-    """SIGTERM, wait up to `grace` seconds, SIGKILL what is left; returns pids still alive."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    left = [p for p in pids if _alive(p)]
-    while left and time.monotonic() < deadline:
-        time.sleep(0.1)
-        left = [p for p in left if _alive(p)]
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    time.sleep(0.2)
-    return [p for p in left if _alive(p)]
-
-
-def _devnet_pids(root: Path) -> list[int]:
-    path = root / "pids.json"
-    if not path.exists():
-        return []
-    with contextlib.suppress(ValueError, OSError):
-        return [int(p) for p in json.loads(path.read_text()).values()]
-    return []
 
 
 def _children() -> list[int]:
@@ -115,9 +83,9 @@ def shutdown(day: Day) -> bool:
             proc.kill()
         with contextlib.suppress(Exception):
             proc.wait(timeout=10)
-    pids = [*_devnet_pids(day.root)]
+    pids = [*devnet_pids(day.root)]
     for root in day.extra_roots:
-        pids += _devnet_pids(root)
+        pids += devnet_pids(root)
     left = stop_processes(pids)
     for root in (day.root, *day.extra_roots):
         (root / "pids.json").unlink(missing_ok=True)

@@ -5,10 +5,12 @@ only a chain whose genesis says ``engine = "pole"`` makes such blocks. So:
 
 * with ``--engine pole`` the task runs on the day's own devnet;
 * with any other engine the step starts a second, small PoLe devnet (three node processes,
-  its own genesis) for the task and stops it afterwards, and says so. It runs beside the other
-  steps (it waits on blocks most of the time), which keeps the day near five minutes.
+  two with ``--quick``; its own genesis) for the task and stops it afterwards, and says so.
+  It runs beside the other steps (it waits on blocks most of the time), which keeps the day
+  short.
 
-Either way the driver is `apps.tasks.devnet_run`, the code behind the PoLe devnet experiment:
+Either way the driver is `apps.tasks.devnet_run._one_task`, the code behind the PoLe devnet
+experiment (called with API clients that wait longer than its default, for loaded machines):
 the data node (alice) publishes a task with a committed hidden test set, each consensus node
 trains its own model with its own budget (so one model is clearly best) and commits/reveals
 it, a thief (bob) commits a copy of node 0's model under its own address, the data node opens
@@ -17,13 +19,23 @@ the test set, and the chain picks the winner and pays it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from learnchain.apps.tasks import devnet_run
 from learnchain.core.crypto import to_checksum_address
-from learnchain.demo.common import Day, StepFailed, StepResult
+from learnchain.demo.common import (
+    Day,
+    StepFailed,
+    StepResult,
+    stop_devnet_processes,
+    wait_until,
+)
+from learnchain.devnet import create_devnet, start_devnet
+from learnchain.net.client import NodeClient
+from learnchain.net.server import free_port_range
 
-POLE_NODES = 3  # one per training budget in devnet_run.NODE_HP
 TIMEOUT = 300.0
 
 
@@ -40,6 +52,26 @@ def _story(outcome: dict[str, Any], where: str) -> str:
             f"{how}, paid {outcome['paid']}")
 
 
+API_TIMEOUT = 60.0  # a loaded 2-core machine can keep a node's API busy for many seconds
+
+
+def _task_on(client: NodeClient, root: Path, node_dirs: list[Path],
+             say: Callable[[str], None]) -> dict[str, Any]:
+    """One PoLe task end to end with the PoLe experiment's own driver, on the devnet behind
+    `client` (task ids start at 0: the day publishes no other task there)."""
+    from learnchain.core.crypto import load_keystore
+    from learnchain.scaffold import DEV_PASSWORD
+
+    chain_id = int(client.status()["chain_id"])
+    miners = [load_keystore(d / "keys" / "node.json", DEV_PASSWORD) for d in node_dirs]
+    senders = [devnet_run.Sender(client, k, chain_id) for k in miners]
+    data = devnet_run.Sender(client, load_keystore(root / "keys" / "alice.json", DEV_PASSWORD),
+                             chain_id)
+    thief = devnet_run.Sender(client, load_keystore(root / "keys" / "bob.json", DEV_PASSWORD),
+                              chain_id)
+    return devnet_run._one_task(client, 0, data, senders, thief, 8, TIMEOUT, say)
+
+
 def run(day: Day) -> StepResult:
     step = "c"
     result = StepResult(step, "PoLe task: the best model wins")
@@ -49,30 +81,30 @@ def run(day: Day) -> StepResult:
         day.tick(step)
 
     if day.engine == "pole":
-        from learnchain.core.crypto import load_keystore
-        from learnchain.scaffold import DEV_PASSWORD
-
-        client = day.client(0)
-        chain_id = int(client.status()["chain_id"])
-        miners = [load_keystore(n.datadir / "keys" / "node.json", DEV_PASSWORD)
-                  for n in day.nodes]
-        senders = [devnet_run.Sender(client, k, chain_id) for k in miners]
-        data = devnet_run.Sender(client, day.accounts["alice"], chain_id)
-        thief = devnet_run.Sender(client, day.accounts["bob"], chain_id)
-        # the driver of the PoLe devnet experiment, on this devnet (task ids start at 0)
-        outcome = devnet_run._one_task(client, 0, data, senders, thief, 8, TIMEOUT, say)
+        client = NodeClient(day.nodes[0].url, timeout=API_TIMEOUT)
+        outcome = _task_on(client, day.root, [n.datadir for n in day.nodes], say)
         where, agree = "this devnet (engine pole)", True
     else:
         root = day.root / "pole-devnet"
+        n = day.profile.pole_nodes  # each trains with its own budget (devnet_run.NODE_HP)
+        say(f"engine {day.engine} makes no PoLe blocks: starting a {n}-node PoLe devnet")
+        nodes = create_devnet(root, n, base_port=free_port_range(n), difficulty=10,
+                              block_interval_ms=day.profile.pole_interval_ms, fast_kdf=True,
+                              engine="pole", extra_apps=("tasks",))
+        day.extra_roots.append(root)  # stopped by the day's shutdown, whatever happens
         if day.stopping:
             raise StepFailed("the day is shutting down")
-        day.extra_roots.append(root)  # stopped by the day even if this step is interrupted
-        say(f"engine {day.engine} makes no PoLe blocks: starting a {POLE_NODES}-node PoLe devnet")
-        run_result = devnet_run.run(root, nodes=POLE_NODES, tasks=1,
-                                    block_interval_ms=day.profile.pole_interval_ms,
-                                    timeout=TIMEOUT, engine="pole", progress=say)
-        outcome = run_result["tasks"][0]
-        where, agree = f"a second {POLE_NODES}-node PoLe devnet", bool(run_result["agree"])
+        start_devnet(root)
+        try:
+            client = NodeClient(nodes[0].url, timeout=API_TIMEOUT)
+            wait_until(client.status, TIMEOUT, "the PoLe devnet's API")
+            outcome = _task_on(client, root, [x.datadir for x in nodes], say)
+            peers = [NodeClient(x.url, timeout=API_TIMEOUT) for x in nodes]
+            low = min(int(c.status()["height"]) for c in peers)
+            agree = len({c.block(low)["hash"] for c in peers}) == 1
+        finally:
+            stop_devnet_processes(root)
+        where = f"a second {n}-node PoLe devnet"
     if outcome["pole_block"]:
         result.heights.append(int(outcome["pole_block"]))
     result.details = {"where": where, "nodes_agree": agree, **{
