@@ -71,7 +71,7 @@ class Profile:
 
     @classmethod
     def quick(cls, nodes: int = 3) -> Profile:
-        return cls("quick", nodes, 300, 16, 3, 2, 64, 2, 250, 1.5, 8)
+        return cls("quick", nodes, 300, 16, 3, 2, 64, 2, 400, 1.5, 8)
 
 
 @dataclass
@@ -112,6 +112,21 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
                 return value
         time.sleep(poll)
     raise StepFailed(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def wait_connected(nodes: list[DevnetNode], timeout: float) -> None:
+    """Every node mining and connected to all the others. Acting earlier invites a reorg:
+    a node that has not met its peers yet builds a chain of its own, and a transaction it
+    included can be dropped when the longer chain arrives (seen: a PoLe task's publish
+    re-included after its deadline)."""
+    from learnchain.devnet import node_info
+
+    def ready() -> bool:
+        infos = [node_info(node.url) for node in nodes]
+        return all(i and i.get("height", 0) >= 2 and len(i.get("peers", [])) >= len(nodes) - 1
+                   for i in infos)
+
+    wait_until(ready, timeout, f"{len(nodes)} nodes mining and connected", poll=0.5)
 
 
 class Sender:

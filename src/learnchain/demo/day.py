@@ -38,9 +38,9 @@ from learnchain.demo.common import (
     StepResult,
     devnet_pids,
     stop_processes,
-    wait_until,
+    wait_connected,
 )
-from learnchain.devnet import create_devnet, node_info, start_devnet
+from learnchain.devnet import create_devnet, start_devnet
 from learnchain.net.server import free_port_range
 from learnchain.scaffold import DEV_ACCOUNTS, DEV_PASSWORD
 
@@ -110,6 +110,17 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
+def lanes(engine: str, quick: bool) -> list[str]:
+    """Steps (a)–(e) in lanes that run side by side, each lane in order; (f) comes after all.
+
+    Lanes never share a key (a and b use the dev accounts, d node 0's key, e node 1's), so
+    their transactions cannot race for nonces. The PoLe step has its own devnet unless the
+    engine is pole, where it uses every node key and runs alone, in order."""
+    if engine == "pole":
+        return ["abcde"]
+    return ["ab", "de", "c"] if quick else ["abde", "c"]
+
+
 def _run_step(day: Day, fn: Callable[[Day], StepResult], step: str) -> StepResult:
     t0 = time.monotonic()
     try:
@@ -137,17 +148,6 @@ def start(root: Path, engine: str, profile: Profile,
     return day
 
 
-def wait_ready(day: Day, timeout: float = 240.0) -> None:
-    n = len(day.nodes)
-
-    def ready() -> bool:
-        infos = [node_info(node.url) for node in day.nodes]
-        return all(i and i.get("height", 0) >= 2 and len(i.get("peers", [])) >= n - 1
-                   for i in infos)
-
-    wait_until(ready, timeout, f"{n} nodes mining and connected", poll=0.5)
-
-
 def run_day(*, engine: str = "pow", quick: bool = False, nodes: int | None = None,
             workdir: Path | None = None, only: str = "abcdef",
             on_event: Callable[[str, str, str], None] | None = None) -> dict[str, Any]:
@@ -169,29 +169,26 @@ def run_day(*, engine: str = "pow", quick: bool = False, nodes: int | None = Non
         clean = False
         try:
             day.pids = start_devnet(root)
-            wait_ready(day)
+            wait_connected(day.nodes, 240.0)
             emit("done", "setup", f"{profile.nodes} nodes mining at height "
                                   f"{day.client(0).status()['height']}")
             steps = {k: v for k, v in _steps().items() if k in only}
-            background = None
-            if "c" in steps and engine != "pole":  # its own devnet: run it beside the others
-                fn = steps.pop("c")
 
-                def side() -> None:
-                    emit("start", "c", "")
-                    results["c"] = _run_step(day, fn, "c")
-                    emit("done", "c", results["c"].status)
+            def lane(names: str) -> None:
+                for step in names:
+                    if step in steps:
+                        emit("start", step, "")
+                        results[step] = _run_step(day, steps[step], step)
+                        emit("done", step, results[step].status)
 
-                background = threading.Thread(target=side, name="demo-pole", daemon=True)
-                background.start()
-            for step, fn in steps.items():
-                if step == "f" and background is not None:
-                    background.join()  # the engine measures block times: no PoLe training
-                emit("start", step, "")
-                results[step] = _run_step(day, fn, step)
-                emit("done", step, results[step].status)
-            if background is not None:
-                background.join()
+            side = [threading.Thread(target=lane, args=(names,), name=f"demo-{names}",
+                                     daemon=True) for names in lanes(engine, quick)[1:]]
+            for thread in side:
+                thread.start()
+            lane(lanes(engine, quick)[0])
+            for thread in side:
+                thread.join()  # the engine measures block times: no training beside it
+            lane("f")
         finally:
             emit("say", "shutdown", "stopping every node and worker process")
             clean = shutdown(day)

@@ -30,7 +30,7 @@ from learnchain.demo.common import (
     StepFailed,
     StepResult,
     stop_devnet_processes,
-    wait_until,
+    wait_connected,
 )
 from learnchain.devnet import create_devnet, start_devnet
 from learnchain.net.client import NodeClient
@@ -97,7 +97,7 @@ def run(day: Day) -> StepResult:
         start_devnet(root)
         try:
             client = NodeClient(nodes[0].url, timeout=API_TIMEOUT)
-            wait_until(client.status, TIMEOUT, "the PoLe devnet's API")
+            wait_connected(nodes, TIMEOUT)
             outcome = _task_on(client, root, [x.datadir for x in nodes], say)
             peers = [NodeClient(x.url, timeout=API_TIMEOUT) for x in nodes]
             low = min(int(c.status()["height"]) for c in peers)
