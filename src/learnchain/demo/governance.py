@@ -119,9 +119,14 @@ def run(day: Day) -> StepResult:
         "governance_txs": {"before_kill": txs_before,
                            "after_kill": live.state.governance_txs - txs_before},
         "decisions": live.state.decisions, "invalid_actions": live.state.invalid_actions}
-    result.what = (f"{txs_before} controller txs took difficulty {start_difficulty} → {d_before} "
-                   f"and block time to {before:.2f} s (robust target {rt:.1f} s); node {victim} "
-                   f"killed at height {killed_at}; block time then {peak or 0:.2f} s, "
-                   f"{live.state.governance_txs - txs_before} more controller txs (difficulty "
-                   f"{d_after}) and it is back in band at {after:.2f} s")
+    more = live.state.governance_txs - txs_before
+    band = f"[{BAND[0] * rt:.1f}, {BAND[1] * rt:.1f}] s"
+    ending = (f"{more} controller txs after the kill (difficulty {d_before} → {d_after}) and "
+              f"the block time is {after:.2f} s, in the band {band}" if more else
+              f"the engine needed no transaction: the block time stayed in the band {band} "
+              f"({after:.2f} s)")
+    result.what = (f"{txs_before} controller txs took difficulty {start_difficulty} → "
+                   f"{d_before} and the mean block time to {before:.2f} s (robust target "
+                   f"{rt:.1f} s); node {victim} killed at height {killed_at}, block time then "
+                   f"{peak or 0:.2f} s; {ending}")
     return result

@@ -149,13 +149,17 @@ def run_study(day: Day) -> StepResult:
         balance_before = int(day.client(0).account(keys["patient"].address)["balance"])
         paid = sc.claim(patient, sid, pid)
         balance_after = int(day.client(0).account(keys["patient"].address)["balance"])
+        entry = chain.query("participation", {"study": sid, "participant": pid}) or {}
+        result.heights = [int(entry[k]) for k in ("joined", "delivered", "paid")
+                          if entry.get(k) is not None]
         record = collected.get(pid, {})
         log = patient.log(wid)
         day.tick(step)
     result.details = {"study": "0x" + sid.hex(), "reward": REWARD, "slots": SLOTS, "paid": paid,
                       "patient_balance_change_after_fee": balance_after - balance_before,
                       "researcher_saw_fields": sorted(record),
-                      "access_log_entries": len(log)}
+                      "access_log_entries": len(log),
+                      "heights": {k: entry.get(k) for k in ("joined", "delivered", "paid")}}
     result.what = (f"study 0x{sid.hex()[:8]}…: the patient matched it locally, opted in, the "
                    f"researcher read only {', '.join(f for f in sorted(record) if f in FIELDS)} "
                    f"({len(log)} proxy deliveries logged) and the patient claimed {paid} from "
