@@ -67,11 +67,11 @@ class Profile:
 
     @classmethod
     def full(cls, nodes: int = 4) -> Profile:
-        return cls("full", nodes, 500, 16, 12, 4, 512, 3, 800, 2.5, 16)
+        return cls("full", nodes, 500, 16, 12, 4, 512, 3, 1000, 2.5, 16)
 
     @classmethod
     def quick(cls, nodes: int = 3) -> Profile:
-        return cls("quick", nodes, 300, 16, 3, 2, 64, 2, 400, 1.5, 8)
+        return cls("quick", nodes, 500, 16, 3, 2, 64, 2, 1000, 1.5, 8)
 
 
 @dataclass

@@ -145,7 +145,7 @@ def run_study(day: Day) -> StepResult:
             entry = chain.query("participation", {"study": sid, "participant": pid})
             return bool(entry and entry.get("delivered") is not None)
 
-        wait_until(delivered, 180, "the proxies' delivery log transaction")
+        wait_until(delivered, 300, "the proxies' delivery log transaction")
         balance_before = int(day.client(0).account(keys["patient"].address)["balance"])
         paid = sc.claim(patient, sid, pid)
         balance_after = int(day.client(0).account(keys["patient"].address)["balance"])
