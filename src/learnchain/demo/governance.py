@@ -86,7 +86,10 @@ def run(day: Day) -> StepResult:
                             poll=0.5)
         d_before = int(client.query("consensus", "params", {})["params"]["difficulty"])
         txs_before = live.state.governance_txs
-        victim = len(day.nodes) - 1
+        miners = {m.lower() for m in client.query("consensus", "params", {})["miners"]}
+        # the engine may have changed the miner set: stop the last node that still mines
+        victim = max((i for i, n in enumerate(day.nodes)
+                      if i > 0 and n.address.lower() in miners), default=len(day.nodes) - 1)
         os.kill(day.pids[victim], signal.SIGKILL)
         day.killed.add(victim)
         killed_at = int(client.status()["height"])
