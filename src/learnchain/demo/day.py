@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from learnchain.core.crypto import load_keystore
+from learnchain.core.errors import ConfigError
 from learnchain.demo.common import (
     Day,
     Profile,
@@ -161,6 +162,9 @@ def run_day(*, engine: str = "pow", quick: bool = False, nodes: int | None = Non
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(
                 prefix="learnchain-day-")))
         root = Path(workdir).resolve() / "devnet"
+        if (root / "devnet.json").exists():
+            raise ConfigError(f"{workdir} holds an earlier day (its devnet, chains and keys); "
+                              "choose another --workdir or delete that one")
         emit("say", "setup", f"starting a {profile.nodes}-node {engine} devnet in {root}")
         day = start(root, engine, profile, lambda s, t: emit("say", s, t))
         day.say = lambda s, t: emit("say", s, t)
