@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from learnchain.core.crypto import PrivateKey
+from learnchain.core.errors import LearnchainError
 from learnchain.devnet import DevnetNode
 from learnchain.net.client import NodeClient
 
 
-class StepFailed(RuntimeError):
+class StepFailed(LearnchainError):
     """A step's on-chain outcome is not what the story says (the summary marks it failed)."""
 
 
@@ -121,10 +122,16 @@ def wait_connected(nodes: list[DevnetNode], timeout: float) -> None:
     re-included after its deadline)."""
     from learnchain.devnet import node_info
 
+    seen: set[str] = set()
+
     def ready() -> bool:
-        infos = [node_info(node.url) for node in nodes]
-        return all(i and i.get("height", 0) >= 2 and len(i.get("peers", [])) >= len(nodes) - 1
-                   for i in infos)
+        for node in nodes:  # a node once seen ready stays counted (one slow answer is no news)
+            if node.url not in seen:
+                info = node_info(node.url, timeout=10.0)  # a loaded machine answers slowly
+                if info and info.get("height", 0) >= 2 and \
+                        len(info.get("peers", [])) >= len(nodes) - 1:
+                    seen.add(node.url)
+        return len(seen) == len(nodes)
 
     wait_until(ready, timeout, f"{len(nodes)} nodes mining and connected", poll=0.5)
 

@@ -173,7 +173,7 @@ def run_day(*, engine: str = "pow", quick: bool = False, nodes: int | None = Non
         clean = False
         try:
             day.pids = start_devnet(root)
-            wait_connected(day.nodes, 240.0)
+            wait_connected(day.nodes, 600.0)
             emit("done", "setup", f"{profile.nodes} nodes mining at height "
                                   f"{day.client(0).status()['height']}")
             steps = {k: v for k, v in _steps().items() if k in only}
