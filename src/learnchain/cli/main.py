@@ -163,22 +163,39 @@ def balance(who: str = typer.Argument(..., help="0x address or key name (e.g. al
 
 @app.command()
 @friendly_errors
-def demo(datadir: Path | None = typer.Option(None, help="Keep the demo chain here (default: "
-                                             "a temporary folder, deleted afterwards)."),
-         blocks: int = typer.Option(6, help="Blocks to mine."),
-         difficulty: int = typer.Option(12, help="Leading zero bits required of block hashes."),
-         force: bool = typer.Option(False, help="Reuse an initialised --datadir (its chain and "
-                                    "keys are replaced)."),
+def demo(engine: str = typer.Option("pow", help="Consensus of the day's devnet: pow (governed "
+                                    "proof of work), rlpow or pole. Steps that do not apply "
+                                    "to it say so."),
+         quick: bool = typer.Option(False, "--quick", help="A smaller day of about a minute "
+                                    "(3 nodes, fewer samples, shorter waits)."),
+         nodes: int = typer.Option(None, help="Node processes (default 4, or 3 with --quick)."),
+         workdir: Path | None = typer.Option(None, help="Keep the devnets, logs and keys here "
+                                             "(default: a temporary folder, deleted)."),
+         only: str = typer.Option("abcdef", help="Run only these steps (letters a-f)."),
          as_json: bool = JSON_OPTION) -> None:
-    """Start a governed-PoW node with embedded defaults, mine blocks with transfers, summarise."""
-    from learnchain.demo import run_demo
+    """A scripted day on a devnet of real node processes: collaborative model, crowd task,
+    PoLe task, patient wallet, study payment, governance after a miner stops (docs/demo.md)."""
+    from learnchain.demo.day import run_day
 
-    summary = run_demo(datadir, blocks=blocks, difficulty=difficulty, force=force,
-                       console=None if as_json else console)
+    if engine not in ("pow", "rlpow", "pole"):
+        raise typer.BadParameter("--engine must be pow, rlpow or pole")
+    if not only or set(only) - set("abcdef"):
+        raise typer.BadParameter("--only takes letters among a-f, e.g. --only abf")
+    only = "".join(sorted(set(only)))
     if as_json:
+        summary = run_day(engine=engine, quick=quick, nodes=nodes, workdir=workdir, only=only)
         emit_json(summary)
-    if not summary["verified"]:
-        raise typer.Exit(2)
+    else:
+        from learnchain.demo.render import DayProgress, print_summary
+
+        console.print(f"[bold]learnchain day[/] · engine {engine} · "
+                      f"{'quick' if quick else 'full'} · every node is a real process")
+        with DayProgress(console) as progress:
+            summary = run_day(engine=engine, quick=quick, nodes=nodes, workdir=workdir,
+                              only=only, on_event=progress)
+        print_summary(console, summary)
+    if not summary["ok"] or not summary["clean_shutdown"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:

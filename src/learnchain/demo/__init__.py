@@ -1,0 +1,1 @@
+"""The scripted demo day (`make demo`, `learnchain demo`): see `learnchain.demo.day`."""
