@@ -15,7 +15,7 @@
 * **Cumulative drift** (`DriftLedger`): under tolerance, the distances an auditor measures on
   one proposer's steps are summed; the sum must stay within ``mean · n + slack``. A prover
   that nudges every step by a chosen amount below the per-step threshold (5e-5) exceeds the
-  budget after a few audited steps, while honest cross-platform rounding (≈ 1e-7 per step,
+  budget after a few audited steps, while honest cross-platform rounding (≤ 2e-7 per step,
   ml-determinism §7) never comes close.
 """
 
@@ -29,9 +29,10 @@ from learnchain.core.errors import ConfigError, InvalidBlock
 from learnchain.core.types import BlockHeader
 from learnchain.ml import dqn
 
-DEFAULT_DRIFT_MEAN_PPB = 5_000
-"""Mean distance per audited step allowed over a proposer's history: 5e-6, 50x honest
-cross-platform rounding and a tenth of the 5e-5 nudge the cumulative check must catch."""
+DEFAULT_DRIFT_MEAN_PPB = 1_000
+"""Mean distance per audited step allowed over a proposer's history: 1e-6, five times the
+largest honest cross-platform noise measured (2e-7, ml-determinism §7) and a fiftieth of the
+5e-5 nudge the cumulative check must catch. The slack on top is one step's threshold."""
 
 
 def validate_pace(header: BlockHeader, parent: BlockHeader, recent_proposers: Sequence[bytes],
