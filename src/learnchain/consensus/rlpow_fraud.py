@@ -125,7 +125,7 @@ def check_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> str:
     Raises `FraudProofError` when the proof is false (the sender is to be penalised) and
     `Unverifiable` when this node lacks the parent chain or the step's input blobs.
     """
-    from learnchain.consensus.rlpow import Manifest, training_seed
+    from learnchain.consensus.rlpow import Manifest
 
     header = proof.header
     chain = engine.chain
@@ -159,7 +159,7 @@ def check_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> str:
         cp = chain._params_for_child_of(parent) or chain.consensus_params()
         parent_rec = engine.record(parent.hash)
         try:
-            outcome = engine.validate_transition(header, parent_rec)
+            engine.validate_transition(header, parent_rec)
             start = engine.validate_lineage(header, parent_rec)
         except InvalidBlock as exc:
             return str(exc)
@@ -170,38 +170,59 @@ def check_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> str:
                                                    engine.compute)
         except InvalidBlock as exc:
             return str(exc)
-        foreign = judged != engine.compute
-        commits = [manifest.start, *manifest.steps]
-        wanted = list(commits[proof.step]) + (list(commits[proof.step + 1]) if foreign else [])
-        blobs: dict[bytes, bytes] = {}
-        for digest in wanted:
-            blob = proof.blobs.get(digest) or engine.blobs.get(digest)
-            if blob is None:
-                raise Unverifiable(f"input blob {digest.hex()[:16]} of the accused step is "
-                                   "neither in the proof nor here")
-            blobs[digest] = blob
-        owner = header.proposer
-        buf = engine._buffer(owner, parent.height, parent)
-        transition = dqn.Transition.from_outcome(engine.env, parent_rec.state, f["a"], outcome)
-        C = int(cp.params["C"])
-        settings = dqn.TrainingSettings(judged, engine.hyper, engine.spec, len(manifest.steps),
-                                        C, start.steps,
-                                        training_seed(parent_rec.seed, owner, header.tx_root),
-                                        len(buf) + 1)
-        training = dqn.TrainingProof(
-            settings, dqn.StepCommit(start.steps - 1, *manifest.start),
-            [dqn.StepCommit(start.steps + i, *c) for i, c in enumerate(manifest.steps)], blobs)
-        n = len(buf)
-        buf.append(transition)
-        try:
-            dqn.verify_step(training, proof.step, buf, engine.hyper,
-                            threshold=engine.threshold if foreign else None)
-        except dqn.VerificationError as exc:
-            return f"training steps do not reproduce: {exc}"
-        finally:
-            buf.truncate(n)
+        disagreement = replay_steps(engine, header, parent, manifest, judged, [proof.step],
+                                    proof.blobs, cp)
+    if disagreement is not None:
+        return disagreement
     raise FraudProofError(f"fraud proof: step {manifest.step0 + proof.step} reproduces its "
                           "commitment; the accused block is valid")
+
+
+def replay_steps(engine: RLPowEngine, header: BlockHeader, parent: BlockHeader,
+                 manifest: Manifest, judged: dqn.ComputeSettings, steps: list[int],
+                 blobs: dict[bytes, bytes], cp: Any) -> str | None:
+    """Replay local `steps` of `header`'s proof on the canonical history up to `parent`
+    (under the chain lock); the first disagreement's description, or None if all reproduce.
+    One step is a fraud-proof check; every step is a full-replay verification."""
+    from learnchain.consensus.rlpow import training_seed
+
+    f = header.engine_fields
+    parent_rec = engine.record(parent.hash)
+    outcome = engine.validate_transition(header, parent_rec)
+    start = engine.validate_lineage(header, parent_rec)
+    foreign = judged != engine.compute
+    commits = [manifest.start, *manifest.steps]
+    wanted: list[bytes] = []
+    for j in steps:
+        wanted += list(commits[j]) + (list(commits[j + 1]) if foreign else [])
+    have: dict[bytes, bytes] = {}
+    for digest in wanted:
+        blob = blobs.get(digest) or engine.blobs.get(digest)
+        if blob is None:
+            raise Unverifiable(f"input blob {digest.hex()[:16]} of an accused step is "
+                               "neither in the proof nor here")
+        have[digest] = blob
+    owner = header.proposer
+    buf = engine._buffer(owner, parent.height, parent)
+    transition = dqn.Transition.from_outcome(engine.env, parent_rec.state, f["a"], outcome)
+    settings = dqn.TrainingSettings(judged, engine.hyper, engine.spec, len(manifest.steps),
+                                    int(cp.params["C"]), start.steps,
+                                    training_seed(parent_rec.seed, owner, header.tx_root),
+                                    len(buf) + 1)
+    training = dqn.TrainingProof(
+        settings, dqn.StepCommit(start.steps - 1, *manifest.start),
+        [dqn.StepCommit(start.steps + i, *c) for i, c in enumerate(manifest.steps)], have)
+    n = len(buf)
+    buf.append(transition)
+    try:
+        for j in steps:
+            dqn.verify_step(training, j, buf, engine.hyper,
+                            threshold=engine.threshold if foreign else None)
+    except dqn.VerificationError as exc:
+        return f"training steps do not reproduce: {exc}"
+    finally:
+        buf.truncate(n)
+    return None
 
 
 def apply_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> Verdict:
