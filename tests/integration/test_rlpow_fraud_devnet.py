@@ -33,7 +33,8 @@ from learnchain.net.server import free_port_range
 from learnchain.node import open_chain
 from learnchain.scaffold import DEV_PASSWORD
 
-pytestmark = pytest.mark.network
+pytestmark = [pytest.mark.network, pytest.mark.slow]  # 160 s under load: the
+# in-suite version is tests/adversarial/test_rlpow_security.py (same narrative, in process)
 
 
 def wait_until(predicate, timeout=90.0, what="condition"):
