@@ -132,7 +132,7 @@ def fraud_costs(prover: LocalChain, verifier: LocalChain, block: Block, key: Any
                                                 "after": list(steps[-1]),
                                                 "work": engine.blobs.put(forged.to_bytes())})
     bad = Block(bad_header, block.transactions).signed(key)
-    inputs = {d: engine.blobs.get(d) or b"" for d in steps[-2]}
+    inputs = {d: engine.blob(d) or b"" for d in steps[-2]}
     proof = FraudProof.for_step(bad, forged, K - 1, inputs)
     t0 = time.perf_counter()
     reason = check_fraud_proof(v_engine, proof)

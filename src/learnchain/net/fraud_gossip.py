@@ -39,14 +39,19 @@ class FraudGossipMixin:
             seen = self._fraud_seen = OrderedDict()
         return seen
 
-    def publish_found_fraud(self, block: Block) -> bool:
-        """After our own audit refused `block`: send the fraud proof it produced, if any."""
+    def publish_found_fraud(self, block: Block) -> int:
+        """After our own audit refused `block` (or a block of the branch it completed): send
+        every fraud proof our audits produced that we have not sent yet."""
         found = getattr(self.chain.engine, "found_proofs", None)
-        proof = None if found is None else found.get(block.hash)
-        if proof is None:
-            return False
-        self._gossip_proof(block.hash, proof, exclude=None)
-        return True
+        if not found:
+            return 0
+        seen = self._seen_proofs()
+        fresh = [(h, proof) for h, proof in list(found.items()) if h not in seen]
+        for block_hash, proof in fresh:
+            log.warning("our audit of block 0x%s (under 0x%s) found a bad step: publishing "
+                        "the fraud proof", block_hash.hex()[:16], block.hash.hex()[:16])
+            self._gossip_proof(block_hash, proof, exclude=None)
+        return len(fresh)
 
     def submit_fraud_proof(self, data: bytes, source: Peer | None = None) -> dict[str, Any]:
         """Check a proof (from a peer or the API); on success pass it on. Raises
