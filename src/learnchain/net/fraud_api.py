@@ -31,8 +31,13 @@ def fraud_router(p2p: P2PNode) -> APIRouter:
     def status() -> dict[str, Any]:
         return fraud_status(p2p)
 
+    error = {"description": "JSON {error, detail}"}
+
     @router.post("", summary="Submit a fraud proof (canonical CBOR bytes); if it holds it "
-                             "is applied and passed on to peers")
+                             "is applied and passed on to peers",
+                 responses={400: {**error, "description": "the proof does not check"},
+                            409: {**error, "description": "this node cannot check it"},
+                            413: {**error, "description": "larger than a proof can be"}})
     async def submit(request: Request) -> JSONResponse:
         from learnchain.consensus.rlpow_fraud import FraudProofError, Unverifiable
 
