@@ -39,7 +39,7 @@ from learnchain.core.errors import (
     LearnchainError,
 )
 from learnchain.core.types import Block, BlockHeader
-from learnchain.ml import dqn
+from learnchain.ml import dqn, envs
 
 if TYPE_CHECKING:
     from learnchain.consensus.rlpow import Manifest, RLPowEngine
@@ -159,7 +159,10 @@ def check_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> str:
         cp = chain._params_for_child_of(parent) or chain.consensus_params()
         parent_rec = engine.record(parent.hash)
         try:
-            engine.validate_transition(header, parent_rec)
+            # a node that adopted the block has replayed its transition already
+            known = engine._records.get(header.hash)
+            outcome = None if known is not None else engine.validate_transition(header,
+                                                                               parent_rec)
             start = engine.validate_lineage(header, parent_rec)
         except InvalidBlock as exc:
             return str(exc)
@@ -171,7 +174,7 @@ def check_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> str:
         except InvalidBlock as exc:
             return str(exc)
         disagreement = replay_steps(engine, header, parent, manifest, judged, [proof.step],
-                                    proof.blobs, cp)
+                                    proof.blobs, cp, outcome)
     if disagreement is not None:
         return disagreement
     raise FraudProofError(f"fraud proof: step {manifest.step0 + proof.step} reproduces its "
@@ -180,7 +183,8 @@ def check_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> str:
 
 def replay_steps(engine: RLPowEngine, header: BlockHeader, parent: BlockHeader,
                  manifest: Manifest, judged: dqn.ComputeSettings, steps: list[int],
-                 blobs: dict[bytes, bytes], cp: Any) -> str | None:
+                 blobs: dict[bytes, bytes], cp: Any,
+                 outcome: envs.StepOutcome | None = None) -> str | None:
     """Replay local `steps` of `header`'s proof on the canonical history up to `parent`
     (under the chain lock); the first disagreement's description, or None if all reproduce.
     One step is a fraud-proof check; every step is a full-replay verification."""
@@ -188,7 +192,14 @@ def replay_steps(engine: RLPowEngine, header: BlockHeader, parent: BlockHeader,
 
     f = header.engine_fields
     parent_rec = engine.record(parent.hash)
-    outcome = engine.validate_transition(header, parent_rec)
+    known = engine._records.get(header.hash)
+    if known is not None and known.transition is not None:
+        transition = known.transition
+    else:
+        if outcome is None:
+            outcome = engine.validate_transition(header, parent_rec)
+        transition = dqn.Transition.from_outcome(engine.env, parent_rec.state, f["a"],
+                                                 outcome)
     start = engine.validate_lineage(header, parent_rec)
     foreign = judged != engine.compute
     commits = [manifest.start, *manifest.steps]
@@ -204,7 +215,6 @@ def replay_steps(engine: RLPowEngine, header: BlockHeader, parent: BlockHeader,
         have[digest] = blob
     owner = header.proposer
     buf = engine._buffer(owner, parent.height, parent)
-    transition = dqn.Transition.from_outcome(engine.env, parent_rec.state, f["a"], outcome)
     settings = dqn.TrainingSettings(judged, engine.hyper, engine.spec, len(manifest.steps),
                                     int(cp.params["C"]), start.steps,
                                     training_seed(parent_rec.seed, owner, header.tx_root),
