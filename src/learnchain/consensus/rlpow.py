@@ -25,11 +25,15 @@ also the CIDv1 content id of the bytes in the blob store)::
     work       bytes32                    hash of the training manifest blob (per-step commits)
     mint       int                        coinbase = base + κ·clip(R, 0, R_cap) / SCALE
 
-Verification (``verify``) runs ``validate_transition``, ``validate_mint``, ``validate_lineage``,
+Verification (``verify``) runs ``rlpow_rules.validate_pace`` (block rate), then
+``validate_transition``, ``validate_mint``, ``validate_lineage``,
 ``validate_action`` and ``validate_training`` in that order; each raises ``InvalidBlock`` with
 a message that starts with the failure's name (``reward mint is wrong``, ``transition does not
 replay``, ``reward does not replay``, ``training lineage broken``, ``parameters unavailable``,
 ``action disagrees with the committed policy``, ``training steps do not reproduce``, ...).
+The minibatch seed covers the block's tx root; proofs are judged as the proposer's registered
+platform (``rlpow_rules``); an audit that fails leaves a fraud proof for the peer layer to
+publish and convicts the proposer (``rlpow_fraud``).
 """
 
 from __future__ import annotations
