@@ -14,6 +14,7 @@ from learnchain.core.genesis import GenesisConfig
 from learnchain.datadir_lock import DatadirLock, check_port_free
 from learnchain.net.api import create_app
 from learnchain.net.finality_api import mount_finality
+from learnchain.net.fraud_api import mount_fraud
 from learnchain.net.http_transport import HttpTransport, mount_p2p
 from learnchain.net.p2p import P2PNode
 from learnchain.node import Node, open_chain
@@ -79,6 +80,7 @@ class NodeRuntime:
             self.transport.p2p = self.p2p
             mount_p2p(self.api, self.p2p)
             mount_finality(self.api, self.p2p)
+            mount_fraud(self.api, self.p2p)
         self.wallet = None
         if "wallet" in self.chain.executor.apps:
             from learnchain.apps.wallet.service import attach_wallet_service

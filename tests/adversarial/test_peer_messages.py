@@ -54,6 +54,7 @@ def test_a_19_byte_status_no_longer_allocates_hundreds_of_megabytes(harness):
     ("tx", {"tx": 12}),
     ("block", {"block": None}),
     ("checkpoint", {"checkpoint": {"height": -1}}),
+    ("fraud", {"proof": 17}),
 ])
 def test_hostile_bodies_end_as_penalties_not_exceptions(harness, kind, body):
     before = harness.victim.stats.penalties

@@ -27,14 +27,28 @@ from learnchain.testing import ManualClock
 K = 4
 
 
-def setup(env: str = "CartPole-v1", honest_blocks: int = 6, **params: Any
+def foreign_platform(label: str = "NEON") -> dict[str, Any]:
+    """This machine's ComputeSettings record under another CPU label (a registered platform)."""
+    dqn.configure_determinism()  # a verifier's settings: one thread, deterministic kernels
+    record = {k: v if isinstance(v, int) else str(v)
+              for k, v in dqn.ComputeSettings.current().to_record().items()}
+    return {**record, "cpu_capability": label}
+
+
+def setup(env: str = "CartPole-v1", honest_blocks: int = 6,
+          platforms: dict[str, Any] | None = None, **params: Any
           ) -> tuple[LocalChain, LocalChain, list[PrivateKey]]:
     keys = keys_for(2, "bad")
     genesis = rlpow_genesis(keys, env=env, params={"K": K, "audit_steps": K,
                                                    "learning_starts": 3, **params})
+    if platforms is not None:
+        genesis = replace(genesis, engine_config={**genesis.engine_config,
+                                                  "platforms": platforms})
     clock = ManualClock()
     prover, verifier = local_chain(genesis, keys, clock=clock), local_chain(genesis, keys,
                                                                              clock=clock)
+    if platforms is not None:  # the prover runs on the registered foreign platform
+        prover.engine.compute = dqn.ComputeSettings(**foreign_platform())
     for h in range(honest_blocks):
         block = prover.produce(keys[h % 2])
         verifier.engine.accept_sidecar(prover.engine.sidecar(block))
@@ -202,8 +216,11 @@ def test_malformed_headers_are_refused_before_any_work(updates, message):
 
 
 def test_foreign_compute_settings_use_the_distance_threshold():
-    """A proof recorded on another platform is checked within the calibrated distance."""
-    prover, verifier, keys = setup()
+    """A proof of a miner registered on another platform is checked within the calibrated
+    distance (the label must be the registered one: see test_rlpow_security)."""
+    keys = keys_for(2, "bad")
+    prover, verifier, keys = setup(platforms={"0x" + k.address.hex(): foreign_platform()
+                                              for k in keys})
     block = prover.propose(keys[0])
     engine = prover.engine
     m = Manifest.from_bytes(engine.blobs.get(block.header.engine_fields["work"]) or b"")

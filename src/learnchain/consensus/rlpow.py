@@ -25,11 +25,15 @@ also the CIDv1 content id of the bytes in the blob store)::
     work       bytes32                    hash of the training manifest blob (per-step commits)
     mint       int                        coinbase = base + κ·clip(R, 0, R_cap) / SCALE
 
-Verification (``verify``) runs ``validate_transition``, ``validate_mint``, ``validate_lineage``,
+Verification (``verify``) runs ``rlpow_rules.validate_pace`` (block rate), then
+``validate_transition``, ``validate_mint``, ``validate_lineage``,
 ``validate_action`` and ``validate_training`` in that order; each raises ``InvalidBlock`` with
 a message that starts with the failure's name (``reward mint is wrong``, ``transition does not
 replay``, ``reward does not replay``, ``training lineage broken``, ``parameters unavailable``,
 ``action disagrees with the committed policy``, ``training steps do not reproduce``, ...).
+The minibatch seed covers the block's tx root; proofs are judged as the proposer's registered
+platform (``rlpow_rules``); an audit that fails leaves a fraud proof for the peer layer to
+publish and convicts the proposer (``rlpow_fraud``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from learnchain.consensus.base import ConsensusEngine, ConsensusParams
+from learnchain.consensus.rlpow_rules import (
+    DEFAULT_DRIFT_MEAN_PPB,
+    DriftLedger,
+    PlatformRegistry,
+    earliest_timestamp,
+    validate_pace,
+)
 from learnchain.core.encoding import decode, encode
 from learnchain.core.errors import ConfigError, DataUnavailable, EncodingError, InvalidBlock
 from learnchain.core.types import Block, BlockHeader
@@ -67,6 +78,8 @@ PARAM_RANGES: dict[str, tuple[int, int]] = {
     "base_reward": (0, 10**18),
     "kappa": (0, 10**18),
     "reward_cap_fp": (0, 10**18),
+    "min_interval_ms": (0, 10**9),
+    "signer_limit": (1, 10**6),
 }
 
 
@@ -74,7 +87,8 @@ def default_rlpow_params() -> dict[str, Any]:
     """Consensus parameters (governable): the CartPole-tuned values of docs/ml-determinism §8."""
     return {"K": 1, "C": 200, "audit_steps": 1, "learning_starts": 500,
             "eps_start_ppb": PPB, "eps_end_ppb": 50_000_000, "eps_decay_blocks": 2500,
-            "base_reward": 10, "kappa": 40, "reward_cap_fp": SCALE}
+            "base_reward": 10, "kappa": 40, "reward_cap_fp": SCALE,
+            "min_interval_ms": 50, "signer_limit": 1}
 
 
 DEVNET_RLPOW_PARAMS: dict[str, Any] = {"K": 4}
@@ -121,9 +135,15 @@ def env_seed(seed: bytes) -> bytes:
     return coins.derive_seed(seed, 0)
 
 
-def training_seed(seed: bytes, proposer: bytes) -> bytes:
-    """Minibatch coins: bound to the parent's seed and the proposer, not the prover's choice."""
-    return coins.hash_parts(b"rlpow/train", seed, proposer)
+def training_seed(seed: bytes, proposer: bytes, tx_root: bytes) -> bytes:
+    """Minibatch coins: bound to the parent's seed, the proposer and the block's transactions.
+
+    The transaction root makes the work specific to one body: the same training cannot seal
+    two blocks at one height paying different people, nor be reused to rewrite the
+    transactions of a block already published (docs/consensus-rlpow.md §5). The prover still
+    has no choice over the coins: the root is fixed before the work starts.
+    """
+    return coins.hash_parts(b"rlpow/train/v2", seed, proposer, tx_root)
 
 
 def init_seed(genesis: bytes, proposer: bytes) -> bytes:
@@ -244,7 +264,8 @@ class RLPowEngine(ConsensusEngine):
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = dict(config or {})
-        known = {"env", "dqn", "replay", "distance_threshold_ppb", "tie_tolerance_ppb"}
+        known = {"env", "dqn", "replay", "distance_threshold_ppb", "tie_tolerance_ppb",
+                 "platforms", "drift_mean_ppb"}
         unknown = set(self.config) - known
         if unknown:
             raise ConfigError(f"genesis engine_config: unknown rlpow key(s) "
@@ -263,6 +284,8 @@ class RLPowEngine(ConsensusEngine):
                 raise ValueError(f"replay must be one of {REPLAY_MODES}, got {self.replay!r}")
             self.threshold = int(self.config.get("distance_threshold_ppb", 100_000)) / PPB
             self.tie_tolerance = int(self.config.get("tie_tolerance_ppb", 10_000)) / PPB
+            self.platforms = PlatformRegistry.from_config(self.config.get("platforms"))
+            drift_mean = int(self.config.get("drift_mean_ppb", DEFAULT_DRIFT_MEAN_PPB)) / PPB
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"genesis engine_config for rlpow: {exc}") from None
         dqn.configure_determinism()
@@ -298,6 +321,13 @@ class RLPowEngine(ConsensusEngine):
         self._own: set[bytes] = set()
         self._init_cache: dict[bytes, LineageEntry] = {}
         self.stats = {"audited_steps": 0, "verified_blocks": 0}
+        # Node-local: audited cross-platform drift per proposer (rlpow_rules.DriftLedger).
+        self.drift = DriftLedger(drift_mean, self.threshold)
+        # Fraud proofs (consensus/rlpow_fraud.py): the ones this node's audits produced, by
+        # block hash (the peer layer publishes them), and the miners they convicted.
+        self.found_proofs: OrderedDict[bytes, bytes] = OrderedDict()
+        self.convicted: dict[bytes, bytes] = {}
+        self.proven_invalid: dict[bytes, str] = {}
 
     # ----- wiring ------------------------------------------------------------------------
 
@@ -470,6 +500,41 @@ class RLPowEngine(ConsensusEngine):
         """K once the history (including this block's transition) reaches learning_starts."""
         return int(cp.params["K"]) if history_len >= int(cp.params["learning_starts"]) else 0
 
+    def _recent_proposers(self, parent: BlockHeader, cp: ConsensusParams) -> list[bytes]:
+        """Proposers of `parent` and its ancestors, newest first, as many as the signer limit
+        needs (genesis excluded)."""
+        need = int(cp.params.get("signer_limit", 1)) - 1
+        out: list[bytes] = []
+        cursor: BlockHeader | None = parent
+        while cursor is not None and cursor.height > 0 and len(out) < need:
+            out.append(cursor.proposer)
+            cursor = self.chain.get_header(cursor.parent)
+        return out
+
+    def earliest_timestamp(self, parent: BlockHeader, cp: ConsensusParams) -> int:
+        """The earliest timestamp a child of `parent` may carry (the block-rate rule)."""
+        return earliest_timestamp(parent, cp.params)
+
+    def check_governed(self, header: BlockHeader, cp: ConsensusParams) -> None:
+        super().check_governed(header, cp)
+        block = self.convicted.get(header.proposer)
+        if block is not None:
+            raise InvalidBlock(f"proposer 0x{header.proposer.hex()} is banned as a miner: a "
+                               f"fraud proof convicted its block 0x{block.hex()[:16]}")
+
+    def _convict_by_audit(self, block: Block, manifest: Manifest, j: int,
+                          blobs: dict[bytes, bytes]) -> None:
+        """This node's audit found a bad step: keep a fraud proof for the peer layer to
+        publish, and ban the proposer here (consensus/rlpow_fraud.py)."""
+        from learnchain.consensus import rlpow_fraud
+
+        proof = rlpow_fraud.FraudProof.for_step(block, manifest, j, blobs)
+        self.found_proofs[block.hash] = proof.to_bytes()
+        while len(self.found_proofs) > 64:
+            self.found_proofs.popitem(last=False)
+        self.convicted.setdefault(block.header.proposer, block.hash)
+        self.proven_invalid[block.hash] = f"fraud proof: step {manifest.step0 + j}"
+
     # ----- validation steps (each raises InvalidBlock with a specific message) -----------
 
     def validate_mint(self, header: BlockHeader, cp: ConsensusParams) -> None:
@@ -591,24 +656,31 @@ class RLPowEngine(ConsensusEngine):
                                       "content store",
                                       tuple(d for d in digests if not self.blobs.has(d)))
             needed[digest] = data
-        foreign = manifest.compute != self.compute
-        settings = dqn.TrainingSettings(manifest.compute, self.hyper, self.spec, k,
-                                        int(cp.params["C"]), start.steps,
-                                        training_seed(parent_rec.seed, owner), len(buf) + 1)
+        judged = self.platforms.platform_for(owner, manifest.compute, self.compute)
+        foreign = judged != self.compute
+        settings = dqn.TrainingSettings(judged if foreign else self.compute, self.hyper,
+                                        self.spec, k, int(cp.params["C"]), start.steps,
+                                        training_seed(parent_rec.seed, owner, header.tx_root),
+                                        len(buf) + 1)
         proof = dqn.TrainingProof(
             settings, dqn.StepCommit(start.steps - 1, *manifest.start),
             [dqn.StepCommit(start.steps + j, *c) for j, c in enumerate(manifest.steps)], needed)
         n = len(buf)
         buf.append(transition)
+        distances: list[float] = []
         try:
             for j in chosen:
-                dqn.verify_step(proof, j, buf, self.hyper,
-                                threshold=self.threshold if foreign else None)
-        except dqn.VerificationError as exc:
-            raise InvalidBlock(f"training steps do not reproduce: {exc}") from None
+                try:
+                    distances.append(dqn.verify_step(
+                        proof, j, buf, self.hyper, threshold=self.threshold if foreign else None))
+                except dqn.VerificationError as exc:
+                    self._convict_by_audit(block, manifest, j, needed)
+                    raise InvalidBlock(f"training steps do not reproduce: {exc}") from None
         finally:
             buf.truncate(n)
         self.stats["audited_steps"] += len(chosen)
+        if foreign:
+            self.drift.check(owner, distances)
 
     def audit_plan(self, block_hash: bytes, manifest: Manifest, s: int
                    ) -> tuple[list[int], dict[bytes, int]]:
@@ -623,7 +695,7 @@ class RLPowEngine(ConsensusEngine):
         chosen = dqn.steps_to_check(coins.hash_parts(b"rlpow/audit", block_hash,
                                                      self.audit_salt), k, s)
         commits = [manifest.start, *manifest.steps]
-        foreign = manifest.compute != self.compute
+        foreign = manifest.compute != self.compute  # may over-fetch: judged at verification
         digests: dict[bytes, int] = {}
         for j in chosen:
             for commit in (commits[j], commits[j + 1]) if foreign else (commits[j],):
@@ -694,12 +766,17 @@ class RLPowEngine(ConsensusEngine):
 
     def _verify_full(self, block: Block, parent: BlockHeader, cp: ConsensusParams) -> None:
         header = block.header
+        validate_pace(header, parent, self._recent_proposers(parent, cp), cp.params)
         parent_rec = self.record(parent.hash)
         outcome = self.validate_transition(header, parent_rec)
         self.validate_mint(header, cp)
         start = self.validate_lineage(header, parent_rec)
         manifest = self._manifest(header)
-        self.validate_action(header, parent_rec, cp, manifest.compute)
+        try:
+            judged = self.platforms.platform_for(header.proposer, manifest.compute, self.compute)
+        except InvalidBlock:
+            judged = self.compute  # validate_training names the mismatch
+        self.validate_action(header, parent_rec, cp, judged)
         transition = dqn.Transition.from_outcome(self.env, parent_rec.state,
                                                  header.engine_fields["a"], outcome)
         self.validate_training(block, parent_rec, start, transition, cp, manifest, parent)
@@ -710,6 +787,10 @@ class RLPowEngine(ConsensusEngine):
 
     def prepare(self, header: BlockHeader, cp: ConsensusParams) -> BlockHeader:
         """Act: choose A_t with θ_before, step the oracle, fill everything but the work."""
+        parent = self.chain.get_header(header.parent)
+        if parent is None:
+            raise InvalidBlock("rlpow: the parent of this candidate is not stored")
+        validate_pace(header, parent, self._recent_proposers(parent, cp), cp.params)
         parent_rec = self.record(header.parent)
         proposer = header.proposer
         start = parent_rec.lineage.get(proposer) or self._initial_entry(proposer)
@@ -761,14 +842,14 @@ class RLPowEngine(ConsensusEngine):
                     params, opt, target = (b for b in state if b is not None)
                     proof = dqn.train(params, target, buf, k, int(cp.params["C"]), start.steps,
                                       training_seed(self.record(header.parent).seed,
-                                                    header.proposer),
+                                                    header.proposer, header.tx_root),
                                       self.hyper, opt_bytes=opt,
                                       keep_blobs=self.retain_intermediate)
                 finally:
                     buf.truncate(n)
                 steps = tuple((c.params_hash, c.opt_hash, c.target_hash) for c in proof.steps)
                 manifest = Manifest(start.steps, tuple(start.triple()), steps,
-                                    proof.settings.compute)
+                                    self.compute)  # the platform this node is registered on
                 after = list(steps[-1])
                 work_blobs = proof.blobs
             if self.archive_work:

@@ -587,6 +587,45 @@ class Chain(FinalityRules):
         return AddResult(AddStatus.NEW_HEAD, block.hash, depth, tuple(b.hash for b in branch),
                          tuple(b for b, _ in undone))
 
+    def invalidate(self, block_hash: bytes, reason: str) -> int:
+        """Reject a block proven invalid after it was accepted (an rlpow fraud proof): roll
+        the canonical chain back below it, forget it and its descendants, remember the
+        verdict, then move to the best remaining side branch. Returns the canonical blocks
+        undone. A block not stored is only remembered, so it is refused if it comes."""
+        with self.lock:
+            header = self._load_header(block_hash)
+            undone: list[Block] = []
+            if header is not None and self.store.canonical_hash(header.height) == block_hash:
+                parent = self._load_header(header.parent)
+                assert parent is not None
+                with self.store.transaction():
+                    for height in range(self.head.height, header.height - 1, -1):
+                        undone.append(self._disconnect(height)[0])
+                    self.head = parent
+                    self.head_metrics = self._metrics(parent.hash)
+                    self._write_head_meta(parent.hash, self.state.checksum)
+                self._fork_of.clear()
+            if header is None:
+                self._remember_invalid(block_hash, reason)
+            else:
+                self._discard_from(block_hash, reason)
+            best: tuple[tuple[int, ...], bytes] | None = None
+            for side_hash in list(self.side.entries):
+                if side_hash in self.invalid or not self.has_block(side_hash):
+                    continue
+                key = self.fork_key(self._metrics(side_hash))
+                if key > self.fork_key(self.head_metrics) and (best is None or key > best[0]):
+                    best = (key, side_hash)
+            if best is not None:
+                side = self._load_block(best[1])
+                assert side is not None
+                try:
+                    self._reorg_to(side, self._metrics(side.hash), allow_deep=True)
+                except InvalidBlock as exc:
+                    log.info("after invalidating 0x%s: side branch refused: %s",
+                             block_hash.hex()[:16], exc)
+        return len(undone)
+
     def _discard_from(self, bad_hash: bytes, reason: str, *, remember: bool = True) -> None:
         """Forget an invalid block and everything built on it (only drop them, unjudged, when
         `remember` is False: their data was missing, so they may come back with it)."""

@@ -257,13 +257,27 @@ def validate_checkpoint_msg(body: dict[str, Any]) -> CheckpointMsg:
         raise ProtocolError(str(exc)) from None
 
 
+@dataclass(frozen=True)
+class FraudMsg:
+    proof: bytes
+
+
+def validate_fraud(body: dict[str, Any]) -> FraudMsg:
+    """An rlpow fraud proof (consensus/rlpow_fraud.py), opaque here: the engine decodes it."""
+    from learnchain.consensus.rlpow_fraud import MAX_PROOF_BYTES
+
+    proof = need_bytes(body, "proof", max_size=MAX_PROOF_BYTES)
+    assert proof is not None
+    return FraudMsg(proof)
+
+
 VALIDATORS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "status": validate_status, "tx": validate_tx, "block": validate_block,
     "get_headers": validate_get_headers, "headers": validate_headers,
     "get_blocks": validate_get_blocks, "blocks": validate_blocks,
     "get_blobs": validate_get_blobs, "blobs": validate_blobs,
     "get_peers": validate_get_peers, "peers": validate_peers,
-    "checkpoint": validate_checkpoint_msg,
+    "checkpoint": validate_checkpoint_msg, "fraud": validate_fraud,
 }
 
 

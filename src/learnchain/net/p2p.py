@@ -32,6 +32,7 @@ from learnchain.core.finality import Checkpoint
 from learnchain.core.types import Block, Transaction
 from learnchain.net import messages as m
 from learnchain.net.banlist import BanList
+from learnchain.net.fraud_gossip import FraudGossipMixin
 from learnchain.net.handshake import HandshakeMixin, Peer
 from learnchain.net.protocol import (
     MAX_BLOBS_PER_REQUEST,
@@ -63,7 +64,7 @@ DEFER_WINDOW_MS = 120_000
 """Blocks up to this far beyond the allowed clock drift wait for our clock; later ones are
 dropped, unpunished either way (the sender's clock may simply be wrong)."""
 PENALTY = {"invalid-block": 50, "malformed": 20, "protocol": 20, "invalid-tx": 2,
-           "rate": 1, "bad-headers": 40, "bad-checkpoint": 20}
+           "rate": 1, "bad-headers": 40, "bad-checkpoint": 20, "bad-fraud-proof": 50}
 
 
 class Transport(ABC):
@@ -101,7 +102,7 @@ class Awaiting:
     asked: dict[bytes, set[str]] = field(default_factory=dict)
 
 
-class P2PNode(HandshakeMixin):
+class P2PNode(FraudGossipMixin, HandshakeMixin):
     def __init__(self, node: Node, key: PrivateKey, transport: Transport, my_addr: str, *,
                  allowed_nodes: set[bytes] | None = None, max_peers: int = 16,
                  rate_per_s: int = 2000, burst: int = 4000, ban_ms: int = 600_000,
@@ -550,6 +551,7 @@ class P2PNode(HandshakeMixin):
             return None
         except InvalidBlock as exc:
             self.penalise(peer, "invalid-block", str(exc))
+            self.publish_found_fraud(block)
             return None
         self._remember(self.seen_blocks, block.hash)
         for listener in self.on_block_seen:

@@ -20,6 +20,7 @@ from typing import Any
 
 from learnchain.core.crypto import PrivateKey
 from learnchain.core.encoding import encode
+from learnchain.core.errors import EncodingError
 from learnchain.net.p2p import Transport
 from learnchain.net.protocol import (
     SESSION_KINDS,
@@ -41,6 +42,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "get_peers": (),
     "peers": ("addrs",),
     "checkpoint": ("checkpoint",),
+    "fraud": ("proof",),
 }
 KINDS = tuple(sorted(SESSION_KINDS))
 INTERESTING_INTS = (0, 1, -1, 2, 63, 64, 255, 256, 500, 501, 2**31, 2**32, 2**53, 2**63 - 1,
@@ -174,6 +176,14 @@ def field_value(h: FuzzHarness, rng: random.Random, name: str) -> Any:
                 rng.randbytes(8) for _ in range(rng.randrange(3))}
     if name == "addrs":
         return [rng.choice(("n0", "n1", "n9", "http://127.0.0.1:1")) for _ in range(3)]
+    if name == "proof":  # an rlpow fraud proof: CBOR junk or a map with hostile fields
+        if rng.random() < 0.5:
+            return rng.randbytes(rng.randrange(64))
+        try:
+            return encode({"v": 1, "header": random_value(rng), "signature": rng.randbytes(65),
+                           "manifest": rng.randbytes(8), "step": rng.choice(INTERESTING_INTS)})
+        except EncodingError:  # a value CBOR cannot carry (e.g. beyond 64 bits)
+            return rng.randbytes(8)
     if name == "checkpoint":
         return {"chain_id": rng.choice(INTERESTING_INTS), "height": rng.choice(INTERESTING_INTS),
                 "hash": rng.choice(h.known), "signature": rng.randbytes(65)}

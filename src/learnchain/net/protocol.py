@@ -30,7 +30,7 @@ MAX_BLOBS_PER_REQUEST = 256
 HANDSHAKE_KINDS = frozenset({"hello", "challenge", "auth"})
 SESSION_KINDS = frozenset({"status", "tx", "block", "get_headers", "headers", "get_blocks",
                            "blocks", "get_blobs", "blobs", "get_peers", "peers",
-                           "checkpoint"})
+                           "checkpoint", "fraud"})
 MAX_SEQ = (1 << 63) - 1
 
 

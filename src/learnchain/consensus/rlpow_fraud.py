@@ -1,0 +1,257 @@
+"""rlpow fraud proofs: one bad training step, shown to every node, checked by replaying it.
+
+Audits are random and node-local (each verifier replays ``s`` of ``K`` steps), so a block with
+one bad step is caught only by the verifiers that happened to pick it. The one that catches it
+publishes a `FraudProof`:
+
+* the block's header and the proposer's signature over it (who is accountable),
+* the training manifest (its SHA-256 is the header's ``work``: every step's commitment),
+* the index ``j`` of the bad step: its inputs are commitment ``j`` (θ, Adam state, θ⁻ by
+  hash) and the disagreeing commitment is ``j + 1``,
+* optionally the blobs of those inputs, so a checker needs nothing from the accused.
+
+Any node holding the block's parent on its canonical chain checks it by replaying that one
+step (`check_fraud_proof`), the same replay an audit does. If the step does not reproduce,
+the block is invalid for every node: the chain rolls back below it and refuses it
+(`Chain.invalidate`), and its proposer is convicted: banned as a miner (every block it signs
+is refused by `RLPowEngine.check_governed`). If the step does reproduce, the proof is false and
+the caller penalises whoever sent it. A node that cannot check (parent unknown or on a side
+branch, blobs missing) says so and nobody is punished.
+
+Penalty, stated: the ban is node-local but objective: every honest node that sees the proof
+reaches the same verdict, and the peer layer gossips it, so the convicted key loses the
+miner role network-wide within a gossip round. rlpow has no stake to slash; governance can
+also revoke the key's ``miner`` role on chain with the proof as public evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from learnchain.core.crypto import recover_address
+from learnchain.core.encoding import decode, encode
+from learnchain.core.errors import (
+    EncodingError,
+    InvalidBlock,
+    InvalidTransaction,
+    LearnchainError,
+)
+from learnchain.core.types import Block, BlockHeader
+from learnchain.ml import dqn, envs
+
+if TYPE_CHECKING:
+    from learnchain.consensus.rlpow import Manifest, RLPowEngine
+
+PROOF_VERSION = 1
+MAX_PROOF_BYTES = 512 * 1024
+
+
+class FraudProofError(LearnchainError):
+    """A fraud proof that does not check: malformed, unsigned, or the step reproduces."""
+
+
+class Unverifiable(LearnchainError):
+    """This node cannot check the proof (parent or blobs missing): not a verdict either way."""
+
+
+@dataclass(frozen=True)
+class FraudProof:
+    header: BlockHeader
+    signature: bytes
+    manifest: bytes
+    step: int
+    blobs: dict[bytes, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def block_hash(self) -> bytes:
+        return self.header.hash
+
+    @classmethod
+    def for_step(cls, block: Block, manifest: Manifest, j: int,
+                 blobs: dict[bytes, bytes]) -> FraudProof:
+        """The proof of an audit that failed at local step `j` (`blobs`: what it read)."""
+        commits = [manifest.start, *manifest.steps]
+        inputs = {d: blobs[d] for d in commits[j] if d in blobs}
+        return cls(block.header, block.signature, manifest.to_bytes(), j, inputs)
+
+    def to_bytes(self) -> bytes:
+        return encode({"v": PROOF_VERSION, "header": self.header.to_plain(),
+                       "signature": self.signature, "manifest": self.manifest,
+                       "step": self.step, "blobs": [[d, b] for d, b in self.blobs.items()]})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FraudProof:
+        if len(data) > MAX_PROOF_BYTES:
+            raise FraudProofError(f"fraud proof is {len(data)} bytes; the limit is "
+                                  f"{MAX_PROOF_BYTES}")
+        try:
+            plain = decode(data, max_size=MAX_PROOF_BYTES)
+            if not isinstance(plain, dict) or plain.get("v") != PROOF_VERSION:
+                raise ValueError("not a version-1 fraud proof")
+            header = BlockHeader.from_plain(plain["header"])
+            signature, manifest, step = plain["signature"], plain["manifest"], plain["step"]
+            pairs = plain.get("blobs", [])
+            if not isinstance(signature, bytes) or not isinstance(manifest, bytes):
+                raise ValueError("signature and manifest are bytes")
+            if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+                raise ValueError("step is a non-negative int")
+            if not isinstance(pairs, list) or not all(
+                    isinstance(p, list) and len(p) == 2 and isinstance(p[0], bytes)
+                    and isinstance(p[1], bytes) for p in pairs):
+                raise ValueError("blobs are [digest, bytes] pairs")
+            blobs = {p[0]: p[1] for p in pairs}
+            for digest, blob in blobs.items():
+                if hashlib.sha256(blob).digest() != digest:
+                    raise ValueError(f"blob {digest.hex()[:16]} does not hash to its digest")
+        except (EncodingError, KeyError, TypeError, ValueError) as exc:
+            raise FraudProofError(f"malformed fraud proof: {exc}") from None
+        return cls(header, signature, manifest, step, blobs)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    block_hash: bytes
+    proposer: bytes
+    reason: str
+    new: bool
+    undone: int = 0
+
+
+def check_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> str:
+    """Replay the accused step; return why the block is invalid.
+
+    Raises `FraudProofError` when the proof is false (the sender is to be penalised) and
+    `Unverifiable` when this node lacks the parent chain or the step's input blobs.
+    """
+    from learnchain.consensus.rlpow import Manifest
+
+    header = proof.header
+    chain = engine.chain
+    if header.chain_id != chain.genesis_config.chain_id or header.engine != engine.name:
+        raise FraudProofError("fraud proof names a block of another chain or engine")
+    try:
+        signer = recover_address(header.hash, proof.signature)
+    except InvalidTransaction as exc:
+        raise FraudProofError(f"fraud proof: block signature: {exc}") from None
+    if signer != header.proposer:
+        raise FraudProofError("fraud proof: the block is not signed by its proposer")
+    try:
+        engine.check_header(header)
+    except InvalidBlock as exc:
+        raise FraudProofError(f"fraud proof: the accused header is malformed ({exc}); no "
+                              "node accepts it, so there is nothing to prove") from None
+    f = header.engine_fields
+    if hashlib.sha256(proof.manifest).digest() != f["work"]:
+        raise FraudProofError("fraud proof: the manifest is not the block's (hash ≠ work)")
+    try:
+        manifest = Manifest.from_bytes(proof.manifest)
+    except InvalidBlock as exc:
+        return f"{exc}"  # the proposer signed a block committing to a malformed manifest
+    if not 0 <= proof.step < len(manifest.steps):
+        raise FraudProofError(f"fraud proof: step {proof.step} is not among the block's "
+                              f"{len(manifest.steps)} steps")
+    parent = chain.get_header(header.parent)
+    if parent is None or chain.store.canonical_hash(parent.height) != parent.hash:
+        raise Unverifiable("the accused block's parent is not on this node's canonical chain")
+    with chain.lock:
+        cp = chain._params_for_child_of(parent) or chain.consensus_params()
+        parent_rec = engine.record(parent.hash)
+        try:
+            # a node that adopted the block has replayed its transition already
+            known = engine._records.get(header.hash)
+            outcome = None if known is not None else engine.validate_transition(header,
+                                                                               parent_rec)
+            start = engine.validate_lineage(header, parent_rec)
+        except InvalidBlock as exc:
+            return str(exc)
+        if manifest.start != tuple(start.triple()) or manifest.step0 != start.steps:
+            return "training lineage broken: the proof does not start at the committed state"
+        try:
+            judged = engine.platforms.platform_for(header.proposer, manifest.compute,
+                                                   engine.compute)
+        except InvalidBlock as exc:
+            return str(exc)
+        disagreement = replay_steps(engine, header, parent, manifest, judged, [proof.step],
+                                    proof.blobs, cp, outcome)
+    if disagreement is not None:
+        return disagreement
+    raise FraudProofError(f"fraud proof: step {manifest.step0 + proof.step} reproduces its "
+                          "commitment; the accused block is valid")
+
+
+def replay_steps(engine: RLPowEngine, header: BlockHeader, parent: BlockHeader,
+                 manifest: Manifest, judged: dqn.ComputeSettings, steps: list[int],
+                 blobs: dict[bytes, bytes], cp: Any,
+                 outcome: envs.StepOutcome | None = None) -> str | None:
+    """Replay local `steps` of `header`'s proof on the canonical history up to `parent`
+    (under the chain lock); the first disagreement's description, or None if all reproduce.
+    One step is a fraud-proof check; every step is a full-replay verification."""
+    from learnchain.consensus.rlpow import training_seed
+
+    f = header.engine_fields
+    parent_rec = engine.record(parent.hash)
+    known = engine._records.get(header.hash)
+    if known is not None and known.transition is not None:
+        transition = known.transition
+    else:
+        if outcome is None:
+            outcome = engine.validate_transition(header, parent_rec)
+        transition = dqn.Transition.from_outcome(engine.env, parent_rec.state, f["a"],
+                                                 outcome)
+    start = engine.validate_lineage(header, parent_rec)
+    foreign = judged != engine.compute
+    commits = [manifest.start, *manifest.steps]
+    wanted: list[bytes] = []
+    for j in steps:
+        wanted += list(commits[j]) + (list(commits[j + 1]) if foreign else [])
+    have: dict[bytes, bytes] = {}
+    for digest in wanted:
+        blob = blobs.get(digest) or engine.blobs.get(digest)
+        if blob is None:
+            raise Unverifiable(f"input blob {digest.hex()[:16]} of an accused step is "
+                               "neither in the proof nor here")
+        have[digest] = blob
+    owner = header.proposer
+    buf = engine._buffer(owner, parent.height, parent)
+    settings = dqn.TrainingSettings(judged, engine.hyper, engine.spec, len(manifest.steps),
+                                    int(cp.params["C"]), start.steps,
+                                    training_seed(parent_rec.seed, owner, header.tx_root),
+                                    len(buf) + 1)
+    training = dqn.TrainingProof(
+        settings, dqn.StepCommit(start.steps - 1, *manifest.start),
+        [dqn.StepCommit(start.steps + i, *c) for i, c in enumerate(manifest.steps)], have)
+    n = len(buf)
+    buf.append(transition)
+    try:
+        for j in steps:
+            dqn.verify_step(training, j, buf, engine.hyper,
+                            threshold=engine.threshold if foreign else None)
+    except dqn.VerificationError as exc:
+        return f"training steps do not reproduce: {exc}"
+    finally:
+        buf.truncate(n)
+    return None
+
+
+def apply_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> Verdict:
+    """Check `proof` and, if it holds, reject the block everywhere on this node and convict
+    its proposer. Raises `FraudProofError` / `Unverifiable` as `check_fraud_proof` does."""
+    block_hash, proposer = proof.block_hash, proof.header.proposer
+    known = engine.proven_invalid.get(block_hash)
+    if known is not None:
+        engine.convicted.setdefault(proposer, block_hash)
+        return Verdict(block_hash, proposer, known, new=False)
+    reason = check_fraud_proof(engine, proof)
+    engine.proven_invalid[block_hash] = reason
+    engine.convicted.setdefault(proposer, block_hash)
+    engine.found_proofs.setdefault(block_hash, proof.to_bytes())
+    undone = engine.chain.invalidate(block_hash, f"proven invalid by a fraud proof: {reason}")
+    return Verdict(block_hash, proposer, reason, new=True, undone=undone)
+
+
+def describe(verdict: Verdict) -> dict[str, Any]:
+    return {"block": "0x" + verdict.block_hash.hex(), "proposer": "0x" + verdict.proposer.hex(),
+            "reason": verdict.reason, "new": verdict.new, "undone": verdict.undone}
+
