@@ -160,7 +160,7 @@ def _recover_public_key(digest: bytes, signature: bytes) -> bytes | None:
 def recover_address_or_none(digest: bytes, signature: bytes) -> bytes | None:
     """The signer's address of a 65-byte signature, or None when it is high-s (the malleable
     twin, refused as by EIP-2) or does not recover: the signature workers' hot path."""
-    if signature[32:64] > HALF_N_BYTES:
+    if len(signature) != SIGNATURE_SIZE or signature[32:64] > HALF_N_BYTES:
         return None
     public = _recover_public_key(digest, signature)
     return None if public is None else keccak256(public)[-ADDRESS_SIZE:]
