@@ -63,8 +63,8 @@ def _story(outcome: dict[str, Any], where: str, copy: str) -> str:
 API_TIMEOUT = 60.0  # a loaded 2-core machine can keep a node's API busy for many seconds
 
 
-def _task_on(client: NodeClient, root: Path, node_dirs: list[Path],
-             say: Callable[[str], None]) -> tuple[dict[str, Any], bytes]:
+def _task_on(client: NodeClient, root: Path, node_dirs: list[Path], quick: bool,
+             interval_ms: int, say: Callable[[str], None]) -> tuple[dict[str, Any], bytes]:
     """One PoLe task end to end with the PoLe experiment's own driver, on the devnet behind
     `client` (task ids start at 0: the day publishes no other task there)."""
     from learnchain.core.crypto import load_keystore
@@ -77,7 +77,10 @@ def _task_on(client: NodeClient, root: Path, node_dirs: list[Path],
                              chain_id)
     thief = devnet_run.Sender(client, load_keystore(root / "keys" / "bob.json", DEV_PASSWORD),
                               chain_id)
-    outcome = devnet_run._one_task(client, 0, data, senders, thief, 8, TIMEOUT, say)
+    plan = devnet_run.Plan(kind="logreg", decoy=False) if quick else \
+        devnet_run.Plan()
+    plan, _ = devnet_run.stretched(plan, len(senders), interval_ms)
+    outcome = devnet_run._one_task(client, 0, data, senders, thief, plan, TIMEOUT, say)
     return outcome, thief.key.address
 
 
@@ -91,7 +94,8 @@ def run(day: Day) -> StepResult:
 
     if day.engine == "pole":
         client = NodeClient(day.nodes[0].url, timeout=API_TIMEOUT)
-        outcome, thief = _task_on(client, day.root, [n.datadir for n in day.nodes], say)
+        outcome, thief = _task_on(client, day.root, [n.datadir for n in day.nodes],
+                                  day.profile.name == "quick", day.profile.block_interval_ms, say)
         where, agree = "this devnet (engine pole)", True
     else:
         root = day.root / "pole-devnet"
@@ -107,7 +111,9 @@ def run(day: Day) -> StepResult:
         try:
             client = NodeClient(nodes[0].url, timeout=API_TIMEOUT)
             wait_connected(nodes, TIMEOUT)
-            outcome, thief = _task_on(client, root, [x.datadir for x in nodes], say)
+            outcome, thief = _task_on(client, root, [x.datadir for x in nodes],
+                                      day.profile.name == "quick", day.profile.pole_interval_ms,
+                                      say)
             peers = [NodeClient(x.url, timeout=API_TIMEOUT) for x in nodes]
             low = min(int(c.status()["height"]) for c in peers)
             agree = len({c.block(low)["hash"] for c in peers}) == 1

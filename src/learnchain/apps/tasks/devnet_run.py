@@ -89,6 +89,14 @@ class Plan:
     decoy: bool = True
 
 
+def stretched(plan: Plan, nodes: int, block_interval_ms: int) -> tuple[Plan, float]:
+    """`plan` with its deadline stretched to this machine's measured training speed, and the
+    seconds one warm training took."""
+    train_s = actors.warm_up(plan.kind, NODE_HP[plan.kind][0])
+    blocks_needed = math.ceil(2 * nodes * train_s * 1000 / block_interval_ms) + 16
+    return replace(plan, deadline_blocks=max(plan.deadline_blocks, blocks_needed)), train_s
+
+
 def run(root: Path, *, nodes: int = 3, tasks: int = 2, difficulty: int = 10,
         block_interval_ms: int = 1000, timeout: float = 240.0, engine: str = "pole",
         plan: Plan | None = None, progress: Callable[[str], None] | None = None
@@ -110,9 +118,7 @@ def run(root: Path, *, nodes: int = 3, tasks: int = 2, difficulty: int = 10,
         # nodes' trainings take at this speed, plus 16 blocks for the two publishes and the
         # commitments to get in (at load average 25, runs with a fast warm-up and 6 or 12
         # blocks of margin saw the deadline pass before the nodes could pick the task)
-        train_s = actors.warm_up(plan.kind, NODE_HP[plan.kind][0])
-        blocks_needed = math.ceil(2 * nodes * train_s * 1000 / block_interval_ms) + 16
-        plan = replace(plan, deadline_blocks=max(plan.deadline_blocks, blocks_needed))
+        plan, train_s = stretched(plan, nodes, block_interval_ms)
         client = NodeClient(devnet[0].url, timeout=HTTP_TIMEOUT)
         status = wait_until(lambda: client.status(), timeout, "the first node's API")
         chain_id = int(status["chain_id"])
