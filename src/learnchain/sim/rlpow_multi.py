@@ -285,3 +285,27 @@ def format_table(summary: dict[str, Any]) -> str:
         lines.append(f"| {r['design']} | {r['nodes']} | {r['solved']}/{r['runs']} | "
                      f"{f(r['blocks'])} | {f(r['env_steps'])} | {f(r['grad_steps'])} |")
     return "\n".join(lines)
+
+
+def report_cached(out: Path, cfg: MultiConfig | None = None) -> dict[str, Any]:
+    """Table, JSON and plot from the runs an interrupted ``run_multi`` has finished so far
+    (same folder and config), without running anything."""
+    cfg = cfg or MultiConfig()
+    folders = sorted(out.glob("multi-runs-*"))
+    runs = [r for f in folders for p in sorted(f.glob("*.json"))
+            if (r := _cached(f, *_parse(p.stem))) is not None]
+    summary = {"config": {k: v for k, v in asdict(cfg).items() if k != "workers"},
+               "table": summarise(runs, cfg), "partial": True,
+               "runs_finished": len(runs)}
+    plain = [asdict(r) for r in runs]
+
+    def plot(path: Path) -> None:
+        plot_multi(path, summary, plain)
+
+    _write(out, "multi", {"summary": summary, "runs": plain}, plot)
+    return summary
+
+
+def _parse(stem: str) -> tuple[str, int, int]:
+    design, nodes, seed = stem.rsplit("-", 2)
+    return design, int(nodes), int(seed)
