@@ -20,7 +20,7 @@ def test_quick_multi_runs_every_design_writes_json_plot_and_resumes(tmp_path):
     # uncles and Ape-X put N transitions per height/round into the history, lineage one
     assert rows[("uncles", 2)]["env_steps"]["mean"] == 1 + 2 * 29
     assert rows[("apex", 2)]["env_steps"]["mean"] == 60
-    assert rows[("lineage", 2)]["env_steps"]["mean"] == 50
+    assert rows[("lineage", 2)]["env_steps"]["mean"] == 30
     # with one node, the uncles design is the first design, block for block
     assert rows[("uncles", 1)]["grad_steps"] == rows[("lineage", 1)]["grad_steps"]
     for n in (1, 2):  # equal compute: every node's K steps per height are counted
