@@ -98,6 +98,10 @@ class ConsensusEngine(ABC):
     def reward(self, header: BlockHeader, cp: ConsensusParams) -> int:
         """Tokens minted to the proposer."""
 
+    def extra_rewards(self, header: BlockHeader, cp: ConsensusParams) -> list[tuple[bytes, int]]:
+        """Tokens minted to others than the proposer (e.g. rlpow uncles), as (address, amount)."""
+        return []
+
     def work(self, header: BlockHeader) -> int:
         return 1
 

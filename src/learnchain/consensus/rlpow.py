@@ -54,6 +54,7 @@ from learnchain.consensus.rlpow_rules import (
     earliest_timestamp,
     validate_pace,
 )
+from learnchain.consensus.rlpow_uncles import DESIGNS, UncleInfo, UnclesMixin
 from learnchain.core.encoding import decode, encode
 from learnchain.core.errors import ConfigError, DataUnavailable, EncodingError, InvalidBlock
 from learnchain.core.types import Block, BlockHeader
@@ -176,6 +177,13 @@ class BlockRecord:
     transition: dqn.Transition | None
     lineage: dict[bytes, LineageEntry]
     seed: bytes  # coin_seed: the randomness of this block's children
+    uncle_transitions: tuple[dqn.Transition, ...] = ()  # design=uncles: before `transition`
+    start: LineageEntry | None = None  # design=uncles: the merged state this block started at
+
+    def transitions(self) -> tuple[dqn.Transition, ...]:
+        """What this block adds to the shared history: its uncles' transitions, then its own."""
+        own = (self.transition,) if self.transition is not None else ()
+        return (*self.uncle_transitions, *own)
 
 
 @dataclass
@@ -193,6 +201,7 @@ class _Pending:
     transition: dqn.Transition
     start: LineageEntry
     k: int
+    uncles: tuple[dqn.Transition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -249,7 +258,7 @@ def _short(digest: bytes) -> str:
     return cid_of_digest(digest)[:20] + "…"
 
 
-class RLPowEngine(ConsensusEngine):
+class RLPowEngine(UnclesMixin, ConsensusEngine):
     """Node-local rlpow engine: verifies blocks and, for its node's key, acts and trains.
 
     engine_config (static, in genesis): ``env`` (oracle name), ``dqn`` (DQNConfig fields:
@@ -257,7 +266,9 @@ class RLPowEngine(ConsensusEngine):
     whole chain is the replay buffer; ``"own"``: a proposer trains only on its own blocks'
     transitions), ``distance_threshold_ppb`` (relative-L2 tolerance of a replayed step under
     foreign ComputeSettings) and ``tie_tolerance_ppb`` (how close two Q-values must be for a
-    foreign platform's argmax to count as a tie).
+    foreign platform's argmax to count as a tie), ``design`` (``"lineage"``: each proposer
+    trains its own learner; ``"uncles"``: one shared learner that merges every node's work,
+    see ``rlpow_uncles``), ``max_uncles`` and ``uncle_reward_ppb``.
     """
 
     name = "rlpow"
@@ -265,7 +276,7 @@ class RLPowEngine(ConsensusEngine):
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = dict(config or {})
         known = {"env", "dqn", "replay", "distance_threshold_ppb", "tie_tolerance_ppb",
-                 "platforms", "drift_mean_ppb"}
+                 "platforms", "drift_mean_ppb", "design", "max_uncles", "uncle_reward_ppb"}
         unknown = set(self.config) - known
         if unknown:
             raise ConfigError(f"genesis engine_config: unknown rlpow key(s) "
@@ -286,6 +297,15 @@ class RLPowEngine(ConsensusEngine):
             self.tie_tolerance = int(self.config.get("tie_tolerance_ppb", 10_000)) / PPB
             self.platforms = PlatformRegistry.from_config(self.config.get("platforms"))
             drift_mean = int(self.config.get("drift_mean_ppb", DEFAULT_DRIFT_MEAN_PPB)) / PPB
+            self.design: str = str(self.config.get("design", "lineage"))
+            if self.design not in DESIGNS:
+                raise ValueError(f"design must be one of {DESIGNS}, got {self.design!r}")
+            self.max_uncles = int(self.config.get("max_uncles", 7))
+            self.uncle_reward_ppb = int(self.config.get("uncle_reward_ppb", 875_000_000))
+            if not 0 <= self.max_uncles <= 64 or not 0 <= self.uncle_reward_ppb <= PPB:
+                raise ValueError("max_uncles must be in [0, 64], uncle_reward_ppb in [0, 1e9]")
+            if self.design == "uncles" and self.replay != "shared":
+                raise ValueError("design 'uncles' trains one learner on the shared history")
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"genesis engine_config for rlpow: {exc}") from None
         dqn.configure_determinism()
@@ -328,6 +348,10 @@ class RLPowEngine(ConsensusEngine):
         self.found_proofs: OrderedDict[bytes, bytes] = OrderedDict()
         self.convicted: dict[bytes, bytes] = {}
         self.proven_invalid: dict[bytes, str] = {}
+        self.header_keys = HEADER_KEYS | ({"uncles"} if self.shares_learner else set())
+        self._uncle_pool = OrderedDict()
+        self._uncle_checked = OrderedDict()
+        self._merges = OrderedDict()
 
     # ----- wiring ------------------------------------------------------------------------
 
@@ -364,8 +388,8 @@ class RLPowEngine(ConsensusEngine):
 
     def check_header(self, header: BlockHeader) -> None:
         f = header.engine_fields
-        if set(f) != HEADER_KEYS:
-            raise InvalidBlock(f"rlpow header fields must be exactly {sorted(HEADER_KEYS)}")
+        if set(f) != self.header_keys:
+            raise InvalidBlock(f"rlpow header fields must be exactly {sorted(self.header_keys)}")
         if f["v"] != FORMAT_VERSION:
             raise InvalidBlock(f"rlpow header version {f['v']!r} is not {FORMAT_VERSION}")
         s = f["s"]
@@ -393,6 +417,13 @@ class RLPowEngine(ConsensusEngine):
             raise InvalidBlock("rlpow header 'after' must be three 32-byte digests") from None
         if f["theta_cid"] != cid_of_digest(f["theta"]):
             raise InvalidBlock("rlpow header 'theta_cid' is not the content id of 'theta'")
+        if self.shares_learner:
+            u = f["uncles"]
+            if (not isinstance(u, list) or len(u) > self.max_uncles
+                    or not all(isinstance(d, bytes) and len(d) == 32 for d in u)
+                    or sorted(set(u)) != u):
+                raise InvalidBlock(f"rlpow header 'uncles' must be at most {self.max_uncles} "
+                                   "32-byte digests in ascending order")
 
     # ----- records, lineage, replay buffers ----------------------------------------------
 
@@ -435,18 +466,25 @@ class RLPowEngine(ConsensusEngine):
 
     def _make_record(self, header: BlockHeader, parent_rec: BlockRecord,
                      outcome: envs.StepOutcome,
-                     transition: dqn.Transition | None = None) -> BlockRecord:
+                     transition: dqn.Transition | None = None,
+                     uncles: list[UncleInfo] | None = None,
+                     start: LineageEntry | None = None) -> BlockRecord:
         f = header.engine_fields
         if transition is None:
             transition = dqn.Transition.from_outcome(self.env, parent_rec.state, f["a"],
                                                      outcome)
-        previous = parent_rec.lineage.get(header.proposer)
+        key = self.lineage_key(header.proposer)
+        if self.shares_learner and uncles is None:  # rebuilding a stored, verified block
+            uncles = self.load_uncles(header)
+        if self.shares_learner and start is None:
+            start = self.merged_start(parent_rec, [u.after for u in uncles or []])
+        previous = start if start is not None else parent_rec.lineage.get(key)
         steps = (previous.steps if previous is not None else 0) + f["k"]
         after = _triple(f["after"])
-        lineage = {**parent_rec.lineage,
-                   header.proposer: LineageEntry(steps, *after, header.height)}
+        lineage = {**parent_rec.lineage, key: LineageEntry(steps, *after, header.height)}
         return BlockRecord(tuple(f["s"]), f["ret"], f["done"], header.proposer, transition,
-                           lineage, coin_seed(header, parent_rec.seed))
+                           lineage, coin_seed(header, parent_rec.seed),
+                           tuple(u.transition for u in uncles or []), start)
 
     def _buffer(self, owner: bytes | None, height: int,
                 tip: BlockHeader | None = None) -> dqn.ReplayBuffer:
@@ -469,9 +507,9 @@ class RLPowEngine(ConsensusEngine):
                 rec = self.record(tip.hash)
                 bb.scanned.append(tip.hash)
                 if key is None or rec.proposer == key:
-                    assert rec.transition is not None
-                    bb.heights.append(height)
-                    bb.buf.append(rec.transition)
+                    for tr in rec.transitions():
+                        bb.heights.append(height)
+                        bb.buf.append(tr)
                 return bb.buf
         store = self.chain.store
         n = len(bb.scanned)
@@ -486,9 +524,9 @@ class RLPowEngine(ConsensusEngine):
                 rec = self.record(block_hash)
                 bb.scanned.append(block_hash)
                 if key is None or rec.proposer == key:
-                    assert rec.transition is not None
-                    bb.heights.append(h)
-                    bb.buf.append(rec.transition)
+                    for tr in rec.transitions():
+                        bb.heights.append(h)
+                        bb.buf.append(tr)
         return bb.buf
 
     def _head_if(self, header: BlockHeader) -> BlockHeader | None:
@@ -567,9 +605,16 @@ class RLPowEngine(ConsensusEngine):
                                f"be {expected_ret}")
         return out
 
-    def validate_lineage(self, header: BlockHeader, parent_rec: BlockRecord) -> LineageEntry:
-        """θ_before must be the proposer's θ_after on this branch (or its coin-derived init)."""
+    def validate_lineage(self, header: BlockHeader, parent_rec: BlockRecord,
+                         merged: LineageEntry | None = None) -> LineageEntry:
+        """θ_before must be the proposer's θ_after on this branch (or its coin-derived init);
+        design=uncles: the merged shared state (``merged``)."""
         f = header.engine_fields
+        if merged is not None:
+            if f["theta"] != merged.params:
+                raise InvalidBlock(f"training lineage broken: θ_before {_short(f['theta'])} is "
+                                   f"not the merged shared learner {_short(merged.params)}")
+            return merged
         previous = parent_rec.lineage.get(header.proposer)
         start = previous or self._initial_entry(header.proposer)
         if f["theta"] != start.params:
@@ -622,13 +667,17 @@ class RLPowEngine(ConsensusEngine):
 
     def validate_training(self, block: Block, parent_rec: BlockRecord, start: LineageEntry,
                           transition: dqn.Transition, cp: ConsensusParams,
-                          manifest: Manifest, parent: BlockHeader | None = None) -> None:
-        """The proof starts at the lineage, ends at θ_after, and s audited steps reproduce."""
+                          manifest: Manifest, parent: BlockHeader | None = None,
+                          uncles: tuple[dqn.Transition, ...] = ()) -> None:
+        """The proof starts at the lineage, ends at θ_after, and s audited steps reproduce.
+
+        ``uncles``: transitions the block adds to the history before its own (design=uncles).
+        """
         header = block.header
         f = header.engine_fields
         owner = header.proposer
         buf = self._buffer(owner, header.height - 1, parent)
-        k_expected = self._expected_k(len(buf) + 1, cp)
+        k_expected = self._expected_k(len(buf) + len(uncles) + 1, cp)
         if f["k"] != k_expected:
             raise InvalidBlock(f"training steps do not reproduce: the block performs k={f['k']} "
                                f"steps, consensus requires {k_expected}")
@@ -641,10 +690,37 @@ class RLPowEngine(ConsensusEngine):
         if list(manifest.final()) != list(f["after"]):
             raise InvalidBlock("training steps do not reproduce: the proof does not end at the "
                                "committed θ_after")
-        k = f["k"]
-        if k == 0 or (self.trust_own_blocks and block.hash in self._own):
+        if f["k"] == 0 or (self.trust_own_blocks and block.hash in self._own):
             return
-        chosen, digests = self.audit_plan(block.hash, manifest, int(cp.params["audit_steps"]))
+        self._audit(header, manifest, start, f["k"], cp, parent_rec.seed, owner, buf,
+                    (*uncles, transition), block)
+
+    def _audit_uncle_training(self, header: BlockHeader, parent: BlockHeader,
+                              gp_rec: BlockRecord, start: LineageEntry,
+                              transition: dqn.Transition, cp: ConsensusParams) -> None:
+        """Audit an uncle on the history it trained on: the parent's, minus the parent's own
+        transition (the last one), plus the uncle's."""
+        buf = self._buffer(None, parent.height, parent)
+        n = len(buf)
+        own = buf[n - 1]
+        buf.truncate(n - 1)
+        try:
+            self._audit(header, self._manifest(header), start, header.engine_fields["k"],
+                        cp, gp_rec.seed, header.proposer, buf, (transition,))
+        except InvalidBlock as exc:
+            raise InvalidBlock(f"uncle rejected: {exc}") from None
+        finally:
+            buf.append(own)
+
+    def _audit(self, header: BlockHeader, manifest: Manifest, start: LineageEntry, k: int,
+               cp: ConsensusParams, seed: bytes, owner: bytes, buf: dqn.ReplayBuffer,
+               appended: tuple[dqn.Transition, ...], block: Block | None = None) -> None:
+        """Replay this node's audit sample of a proof on ``buf`` + ``appended`` (restored).
+
+        A failed step of ``block`` yields a fraud proof; the proof format replays the lineage
+        design's history, so uncles and blocks of the uncles design are refused without one.
+        """
+        chosen, digests = self.audit_plan(header.hash, manifest, int(cp.params["audit_steps"]))
         if not chosen:
             return
         needed: dict[bytes, bytes] = {}
@@ -660,13 +736,13 @@ class RLPowEngine(ConsensusEngine):
         foreign = judged != self.compute
         settings = dqn.TrainingSettings(judged if foreign else self.compute, self.hyper,
                                         self.spec, k, int(cp.params["C"]), start.steps,
-                                        training_seed(parent_rec.seed, owner, header.tx_root),
-                                        len(buf) + 1)
+                                        training_seed(seed, owner, header.tx_root),
+                                        len(buf) + len(appended))
         proof = dqn.TrainingProof(
             settings, dqn.StepCommit(start.steps - 1, *manifest.start),
             [dqn.StepCommit(start.steps + j, *c) for j, c in enumerate(manifest.steps)], needed)
         n = len(buf)
-        buf.append(transition)
+        buf.extend(appended)
         distances: list[float] = []
         try:
             for j in chosen:
@@ -674,7 +750,8 @@ class RLPowEngine(ConsensusEngine):
                     distances.append(dqn.verify_step(
                         proof, j, buf, self.hyper, threshold=self.threshold if foreign else None))
                 except dqn.VerificationError as exc:
-                    self._convict_by_audit(block, manifest, j, needed)
+                    if block is not None and not self.shares_learner:
+                        self._convict_by_audit(block, manifest, j, needed)
                     raise InvalidBlock(f"training steps do not reproduce: {exc}") from None
         finally:
             buf.truncate(n)
@@ -730,6 +807,10 @@ class RLPowEngine(ConsensusEngine):
             s = int(self.chain.consensus_params().params["audit_steps"])
             _, digests = self.audit_plan(block.hash, manifest, s)
             missing.extend(d for d in digests if d not in missing and not self.blobs.has(d))
+            if self.shares_learner:
+                for d in self.uncle_blob_digests(block.header):
+                    if d not in missing and not self.blobs.has(d):
+                        missing.append(d)
         return missing
 
     def note_sync_target(self, height: int) -> None:
@@ -742,7 +823,8 @@ class RLPowEngine(ConsensusEngine):
         try:
             self._verify_full(block, parent, cp)
         except DataUnavailable:
-            if block.header.height > self.light_below:
+            # The uncles design merges blobs into every start, so it has no light path.
+            if block.header.height > self.light_below or self.shares_learner:
                 raise
             self._verify_light(block, parent, cp)
 
@@ -751,6 +833,7 @@ class RLPowEngine(ConsensusEngine):
         oracle, the mint, the lineage by hash and, if stored, the manifest's commitments). The
         action and the audited steps are not replayed (consensus/rlpow_pruning.py)."""
         header = block.header
+        validate_pace(header, parent, self._recent_proposers(parent, cp), cp.params)
         parent_rec = self.record(parent.hash)
         outcome = self.validate_transition(header, parent_rec)
         self.validate_mint(header, cp)
@@ -770,7 +853,12 @@ class RLPowEngine(ConsensusEngine):
         parent_rec = self.record(parent.hash)
         outcome = self.validate_transition(header, parent_rec)
         self.validate_mint(header, cp)
-        start = self.validate_lineage(header, parent_rec)
+        uncles: list[UncleInfo] | None = None
+        merged = None
+        if self.shares_learner:
+            uncles = self.validate_uncles(header, parent, cp)
+            merged = self.merged_start(parent_rec, [u.after for u in uncles])
+        start = self.validate_lineage(header, parent_rec, merged)
         manifest = self._manifest(header)
         try:
             judged = self.platforms.platform_for(header.proposer, manifest.compute, self.compute)
@@ -779,8 +867,10 @@ class RLPowEngine(ConsensusEngine):
         self.validate_action(header, parent_rec, cp, judged)
         transition = dqn.Transition.from_outcome(self.env, parent_rec.state,
                                                  header.engine_fields["a"], outcome)
-        self.validate_training(block, parent_rec, start, transition, cp, manifest, parent)
-        self._records[block.hash] = self._make_record(header, parent_rec, outcome, transition)
+        self.validate_training(block, parent_rec, start, transition, cp, manifest, parent,
+                               tuple(u.transition for u in uncles or []))
+        self._records[block.hash] = self._make_record(header, parent_rec, outcome, transition,
+                                                      uncles, merged)
         self.stats["verified_blocks"] += 1
 
     # ----- proposing ---------------------------------------------------------------------
@@ -793,7 +883,13 @@ class RLPowEngine(ConsensusEngine):
         validate_pace(header, parent, self._recent_proposers(parent, cp), cp.params)
         parent_rec = self.record(header.parent)
         proposer = header.proposer
-        start = parent_rec.lineage.get(proposer) or self._initial_entry(proposer)
+        uncles: list[UncleInfo] = []
+        if self.shares_learner:
+            parent = self.chain.get_header(header.parent)
+            uncles = self.select_uncles(parent, cp)
+            start = self.merged_start(parent_rec, [u.after for u in uncles])
+        else:
+            start = parent_rec.lineage.get(proposer) or self._initial_entry(proposer)
         theta = self.blobs.get(start.params)
         if theta is None:
             raise InvalidBlock(f"parameters unavailable: this node lost its own θ "
@@ -803,9 +899,11 @@ class RLPowEngine(ConsensusEngine):
                                              exploration_coin(parent_rec.seed, proposer))
         out = self.env.step(parent_rec.state, action, env_seed(parent_rec.seed))
         transition = dqn.Transition.from_outcome(self.env, parent_rec.state, action, out)
-        history_len = len(self._buffer(proposer, header.height - 1, self._head_if(header))) + 1
+        history_len = (len(self._buffer(proposer, header.height - 1, self._head_if(header)))
+                       + len(uncles) + 1)
         k = self._expected_k(history_len, cp)
-        self._pending[(header.parent, proposer)] = _Pending(transition, start, k)
+        self._pending[(header.parent, proposer)] = _Pending(
+            transition, start, k, tuple(u.transition for u in uncles))
         if len(self._pending) > 64:
             self._pending.pop(next(iter(self._pending)))
         ret = (0 if parent_rec.done else parent_rec.ret) + out.reward_fp
@@ -814,6 +912,8 @@ class RLPowEngine(ConsensusEngine):
                   "explored": explored, "theta": start.params,
                   "theta_cid": cid_of_digest(start.params), "k": k, "after": start.triple(),
                   "work": bytes(32), "mint": mint_for(out.reward_fp, cp.params)}
+        if self.shares_learner:
+            fields["uncles"] = [u.digest for u in uncles]
         return replace(header, engine_fields=fields)
 
     def seal(self, header: BlockHeader, cp: ConsensusParams,
@@ -833,7 +933,7 @@ class RLPowEngine(ConsensusEngine):
             else:
                 buf = self._buffer(header.proposer, header.height - 1, self.chain.head)
                 n = len(buf)
-                buf.append(pending.transition)
+                buf.extend((*pending.uncles, pending.transition))
                 try:
                     state = [self.blobs.get(d) for d in start.triple()]
                     if any(b is None for b in state):
@@ -899,6 +999,18 @@ class RLPowEngine(ConsensusEngine):
         return max(1, k) if _is_int(k) else 1
 
     def sidecar(self, block: Block, limit: int | None = None) -> dict[str, bytes]:
+        """The block's own work blobs (``_own_sidecar``) and, design=uncles, its uncles'."""
+        out = self._own_sidecar(block, limit)
+        if self.shares_learner and block.header.engine_fields.get("uncles"):
+            with self._locked():
+                for digest in block.header.engine_fields["uncles"]:
+                    data = self.blob(digest)
+                    if data is not None:
+                        out[cid_of_digest(digest)] = data
+                        out.update(self._own_sidecar(Block.decode(data), limit))
+        return out
+
+    def _own_sidecar(self, block: Block, limit: int | None = None) -> dict[str, bytes]:
         """The manifest, θ_before and every blob the manifest names (what any verifier may
         choose to audit). When those exceed `limit` bytes, only the manifest and θ_before:
         each peer then fetches the few blobs its own audits read (``missing_blobs``)."""
@@ -959,7 +1071,7 @@ class RLPowEngine(ConsensusEngine):
         Q-network sees, in real units. R and the return are in reward units.
         """
         f = header.engine_fields
-        if header.height == 0 or set(f) != HEADER_KEYS:  # genesis: S_0 is not recorded
+        if header.height == 0 or set(f) != self.header_keys:  # genesis: S_0 is not recorded
             return {"height": header.height, "S": None, "t": None, "features": None,
                     "A": None, "R": None, "return": None, "done": None, "explored": None,
                     "k": None, "mint": None, "theta": None}

@@ -680,7 +680,8 @@ class Chain(FinalityRules):
                          header.proposer)
         try:
             result = self.executor.execute(self.state, info, block.transactions, senders,
-                                           strict=True, reward=self.engine.reward(header, cp))
+                                           strict=True, reward=self.engine.reward(header, cp),
+                                           extra_mints=self.engine.extra_rewards(header, cp))
         except InvalidTransaction as exc:
             raise InvalidBlock(str(exc)) from None
         if state_root(parent.state_root, result.writes) != header.state_root:
@@ -704,7 +705,8 @@ class Chain(FinalityRules):
             info = BlockInfo(stub.chain_id, stub.height, ts, parent.hash, proposer)
             senders = recover_senders(txs, self.sig_cache)
             result = self.executor.execute(self.state, info, txs, senders, strict=False,
-                                           reward=self.engine.reward(stub, cp))
+                                           reward=self.engine.reward(stub, cp),
+                                           extra_mints=self.engine.extra_rewards(stub, cp))
             header = BlockHeader(
                 stub.chain_id, stub.height, stub.parent, ts, proposer,
                 merkle_root([tx.hash for tx in result.included]),

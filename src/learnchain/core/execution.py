@@ -216,7 +216,8 @@ class Executor:
 
     def execute(self, world: WorldState, info: BlockInfo, txs: Iterable[Transaction],
                 senders: Iterable[bytes | None] | None, *, strict: bool,
-                reward: int = 0) -> ExecutionResult:
+                reward: int = 0,
+                extra_mints: Sequence[tuple[bytes, int]] = ()) -> ExecutionResult:
         """Apply `txs` in order on an overlay of `world` (world itself is not changed).
 
         strict=True (verifying): the first invalid transaction raises InvalidTransaction.
@@ -254,6 +255,9 @@ class Executor:
         pay_fees(block_overlay, info.proposer, fees)
         if reward:
             Bank(block_overlay).mint(info.proposer, reward)
+        for address, amount in extra_mints:  # engine-defined (rlpow uncles), in header order
+            if amount:
+                Bank(block_overlay).mint(address, amount)
         result.writes = block_overlay.writes
         return result
 

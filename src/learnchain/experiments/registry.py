@@ -35,6 +35,9 @@ def _add(name: str, title: str, source: str, module: str, adapter: str, quick: s
 _add("rlpow-learning", "Blocks until the chain's policy solves CartPole, per number of nodes",
      "000", "sim/rlpow_experiments.py", "rlpow:learning",
      "N ∈ {1, 2}, 1 seed, 240 blocks", "N ∈ {1, 2, 4, 8}, 5 seeds, 10,000 blocks, 2 modes")
+_add("rlpow-multi", "Every node's work counts: uncles vs first design vs Ape-X, N = 1..8",
+     "000", "sim/rlpow_multi.py", "rlpow:multi", "N ∈ {1, 2}, 1 seed, 120 blocks",
+     "N ∈ {1, 2, 4, 8}, 10 seeds, 6,000 blocks, 3 designs")
 _add("rlpow-tamper", "Tampering with S, A or R of a stored block", "000",
      "sim/rlpow_experiments.py", "rlpow:tamper", "12 blocks, j ∈ {1, 11}",
      "40 blocks, j ∈ {1, 10, 25, 39}")

@@ -112,3 +112,33 @@ def dqn_quality(spec: RunSpec) -> Outcome:
     return Outcome(summary, [claim], list(range(seeds)), {"steps": steps, "solve_seeds": seeds},
                    _plots(spec, "dqn_quality"), {"steps_per_s": rates})
 
+
+
+def multi(spec: RunSpec) -> Outcome:
+    """Experiment 1 redone: shared-learner uncles vs the first design vs Ape-X, N = 1..8."""
+    from learnchain.sim import rlpow_multi as mx
+
+    cfg = replace(mx.quick_multi_config() if spec.quick else mx.MultiConfig(),
+                  workers=spec.workers)
+    summary = mx.run_multi(spec.out, cfg, progress=spec.progress)
+    rows = {(r["design"], r["nodes"]): r for r in summary["table"]}
+    n0, n1 = min(cfg.nodes), max(cfg.nodes)
+    first, last = rows[("uncles", n0)], rows[("uncles", n1)]
+    b0, b1 = first["blocks"]["mean"], last["blocks"]["mean"]
+    e0, e1 = first["env_steps"]["mean"], last["env_steps"]["mean"]
+    measured = (f"uncles design: N={n0} {b0:,.0f} blocks ({first['solved']}/{first['runs']} "
+                f"solved), N={n1} {b1:,.0f} blocks ({last['solved']}/{last['runs']}); env steps "
+                f"{e0:,.0f} → {e1:,.0f}")
+    if not first["solved"] and not last["solved"]:
+        v, why = INCONCLUSIVE, (f"no run solved within the quick budget of {cfg.max_blocks} "
+                                "blocks; the full run decides (docs/experiments/rlpow.md §1b)")
+    else:
+        v, why = sized_verdict(
+            b1 < b0 and last["solved"] >= first["solved"], spec.quick,
+            "with every node's work merged, more nodes still do not solve in fewer blocks",
+            "the quick size cannot decide")
+    claim = Claim(SOURCE, "more nodes learn faster: N paths at one time point replace time "
+                  "with space (fewer blocks to solve as N grows)", measured, v, why)
+    return Outcome(summary, [claim], list(cfg.seeds), asdict(cfg), _plots(spec, "multi"),
+                   {"mean_blocks": {f"{r['design']}/{r['nodes']}": round(r["blocks"]["mean"])
+                                    for r in summary["table"]}})

@@ -146,12 +146,15 @@ __all__ = [  # the public names, plus the internals tests and benchmarks inspect
 # ---------------------------------------------------------------------------------------------
 
 
-def evaluate_greedy(params_bytes: bytes, env_name: str, episodes: int, seed: bytes) -> float:
+def evaluate_greedy(params_bytes: bytes, env_name: str, episodes: int, seed: bytes,
+                    horizon: int | None = None) -> float:
     """Mean undiscounted return of the greedy policy over ``episodes`` oracle episodes.
 
     Off-chain: episodes run in lock-step so one batched forward pass serves all of them.
     Episode ``e`` resets from ``derive_seed(seed, e)``; its step ``t`` uses
-    ``derive_seed(hash_parts(seed, e), t)`` (only stochastic envs read it).
+    ``derive_seed(hash_parts(seed, e), t)`` (only stochastic envs read it). A continuing env
+    (``env.continuing``) never ends an episode: each run is cut at ``horizon`` steps
+    (default ``env.eval_horizon``) and the result is the mean reward *per step*.
     """
     configure_determinism()
     spec, flat_np = _flat_of(params_bytes)
@@ -160,10 +163,13 @@ def evaluate_greedy(params_bytes: bytes, env_name: str, episodes: int, seed: byt
     states: list[State | None] = [envs[e].reset(derive_seed(seed, e)) for e in range(episodes)]
     ep_seeds = [hash_parts(seed, struct.pack("<Q", e)) for e in range(episodes)]
     returns = [0] * episodes
+    continuing = bool(getattr(envs[0], "continuing", False)) if envs else False
+    if continuing and horizon is None:
+        horizon = int(getattr(envs[0], "eval_horizon", 200))
     t = 0
     while True:
         live = [e for e in range(episodes) if states[e] is not None]
-        if not live:
+        if not live or (horizon is not None and t >= horizon):
             break
         x = torch.from_numpy(batch_from_fp([envs[e].observe(states[e]) for e in live]))
         with torch.no_grad():
@@ -173,7 +179,8 @@ def evaluate_greedy(params_bytes: bytes, env_name: str, episodes: int, seed: byt
             returns[e] += out.reward_fp
             states[e] = None if out.done else out.next_state
         t += 1
-    return sum(returns) / SCALE / max(episodes, 1)
+    per = max(t, 1) if continuing else 1
+    return sum(returns) / SCALE / max(episodes, 1) / per
 
 
 @dataclass

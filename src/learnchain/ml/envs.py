@@ -217,6 +217,13 @@ ENV_REGISTRY: dict[str, Callable[[], OracleEnv]] = {
 }
 
 
+def _register_more() -> None:
+    from learnchain.ml.envs_more import MORE_ENVS  # here: envs_more imports this module
+
+    for cls in MORE_ENVS:
+        ENV_REGISTRY.setdefault(cls.name, cls)
+
+
 def register_env(name: str, factory: Callable[[], OracleEnv]) -> None:
     """Add an environment; names are consensus parameters, so re-registration is refused."""
     if name in ENV_REGISTRY:
@@ -230,3 +237,6 @@ def make_env(name: str) -> OracleEnv:
     except KeyError:
         raise EnvError(f"unknown environment {name!r}; known: {sorted(ENV_REGISTRY)}") from None
     return factory()
+
+
+_register_more()

@@ -83,12 +83,14 @@ def rlpow_genesis(keys: Sequence[PrivateKey], *, env: str = "CartPole-v1",
                   params: dict[str, Any] | None = None, replay: str = "shared",
                   fork_choice: str = "longest-then-reward-sum",
                   dqn_config: dict[str, Any] | None = None,
-                  max_reorg_depth: int = 1000) -> GenesisConfig:
+                  max_reorg_depth: int = 1000, design: str = "lineage") -> GenesisConfig:
     """A genesis where every key is a consortium member and an rlpow miner."""
     addresses = [to_checksum_address(k.address) for k in keys]
     engine_config: dict[str, Any] = {"env": env, "replay": replay}
     if dqn_config:
         engine_config["dqn"] = dqn_config
+    if design != "lineage":  # the default stays out of the config (same genesis hash as before)
+        engine_config["design"] = design
     return GenesisConfig(
         timestamp_ms=GENESIS_MS, engine="rlpow", engine_config=engine_config,
         fork_choice=fork_choice, max_reorg_depth=max_reorg_depth,
