@@ -216,7 +216,9 @@ def _one_task(client: NodeClient, round_no: int, data: Sender, senders: list[Sen
     commits.append(thief.send("commit", copy.commit_args()))
     commit_ok = [bool(_wait_tx(client, h, timeout)["receipt"]["success"]) for h in commits]
     t_commits = time.perf_counter()
-    task = from_json(client.query("tasks", "task", {"task": task_id}))
+    # a fork can briefly undo the publish on node 0 here too: retry until it is back
+    task = wait_until(lambda: from_json(client.query("tasks", "task", {"task": task_id})),
+                      timeout, f"task {task_id} on node 0")
     wait_until(lambda: client.status()["height"] > task["deadline"], timeout, "the deadline")
     reveals = [data.send("open_test", prepared.open_args(task_id))]
     reveals += [s.send("reveal", c.reveal_args()) for s, c in zip(senders, cands, strict=True)]
