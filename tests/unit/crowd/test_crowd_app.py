@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from learnchain.apps.commit_reveal import CommitRevealError, commitment
 from learnchain.apps.crowd import rules as R
 from learnchain.apps.crowd.experiments import Sandbox
-from learnchain.apps.crowd.worker import STRATEGIES
+from learnchain.apps.crowd.worker import COIN_CONFIRMATIONS, STRATEGIES
 from learnchain.core.encoding import encode
 from learnchain.storage.blobstore import BlobStore
 from learnchain.storage.digest_store import TABLE, DigestStore
@@ -156,6 +156,7 @@ def test_worker_refuses_an_input_that_does_not_match_its_digest():
     box.call("w1", "join", {"task_id": task_id, "deposit": 1000})
     box.call("w0", "join", {"task_id": task_id, "deposit": 1000})
     until_phase(box, task_id, "commit")
+    box.node.mine(COIN_CONFIRMATIONS)  # the worker computes once the coin block is buried
     with pytest.raises(R.InputMismatch, match="does not hash"):
         worker.step()
 

@@ -32,6 +32,9 @@ from learnchain.core.errors import LearnchainError
 from learnchain.ml.coins import hash_parts
 
 MAX_ATTEMPTS = 4
+# Blocks on top of the coin block before computing: a fork that replaces the coin block changes
+# the seed, and a result computed from the stale seed would be committed for good.
+COIN_CONFIRMATIONS = 2
 STRATEGIES = ("honest", "lazy", "junk", "eck", "copycat", "coalition")
 
 
@@ -326,6 +329,9 @@ class Worker:
         task_id = task["id"]
         seat = task["workers"].index(self.backend.address)
         if phase == "commit" and not task["commits"][seat] and self.strategy != "lazy":
+            if height - 1 < task["coin_height"] + COIN_CONFIRMATIONS \
+                    and height <= task["commit_deadline"] - 1:
+                return  # let the coin block be buried first (while the deadline allows)
             if self.strategy == "copycat":
                 others = [c for c in task["commits"] if c]
                 if not others:
