@@ -36,9 +36,9 @@ def good_bad_job(job: tuple[int, int, str]) -> dict[str, Any]:
     from learnchain.apps.collab.experiments import GoodBadConfig, run_good_bad
 
     days, seed, folder = job
-    summary = run_good_bad(Path(folder), GoodBadConfig(days=days, seed=seed))
-    series = json.loads((Path(folder) / "collab_good_bad.json").read_text())["series"]
-    return {"summary": summary, "series": series}
+    result = run_good_bad(Path(folder), GoodBadConfig(days=days, seed=seed), seeds=1)
+    (series,) = json.loads((Path(folder) / "collab_good_bad.json").read_text())["series"]
+    return {"summary": result["runs"][0], "series": series}
 
 
 def good_bad(spec: RunSpec) -> Outcome:
