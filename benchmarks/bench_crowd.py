@@ -8,7 +8,9 @@
    evaluation program on a 10,000-sample test subset (synthetic40k, 2 coins). Overhead is
    the time the worker spends on its own transactions (join/deposit, commit, reveal, settle:
    build, sign, submit) and, separately, on polling chain state, divided by the time the
-   program itself takes (compute_s). Target: transactions / program <= 0.1.
+   program itself takes (compute_s). Target: transactions / program <= 0.1, per task in
+   steady state (the second task of the same daemons; the first task's ratio, which also
+   pays opening connections and reading the nonce and fee rate, is printed apart).
 
 Run: python benchmarks/bench_crowd.py [--tasks 200] [--rounds 3]
 """
@@ -24,7 +26,7 @@ from learnchain.apps.crowd import mlprograms as ml
 from learnchain.apps.crowd import rules as R
 from learnchain.apps.crowd.experiments import Sandbox, reference_model
 from learnchain.apps.crowd.programs import run_program
-from learnchain.apps.crowd.worker import HttpBackend, Worker
+from learnchain.apps.crowd.worker import HttpBackend, Worker, WorkerStats
 from learnchain.net.server import ApiServer
 from learnchain.testing import dev_key
 
@@ -92,9 +94,12 @@ def worker_overhead(subset: int = 10_000, http: bool = True) -> dict:
     model = ml.train_logreg(ml.train_logreg_input("synthetic40k", sample=5000), b"bench")
     data = ml.eval_input("synthetic40k", model, subset)
     ml.eval_classifier(data, b"warm-up")  # dataset load and imports are not the program
-    task_id = box.publish("req", data, n=2, deposit=1000, reward=2000)
 
     def drive(workers: list[Worker]) -> None:
+        """One task from publish to settlement, the workers' stats reset just before it."""
+        task_id = box.publish("req", data, n=2, deposit=1000, reward=2000)
+        for w in workers:
+            w.stats = WorkerStats()
         for _ in range(60):
             if box.task(task_id)["status"] == "settled":
                 break
@@ -103,16 +108,22 @@ def worker_overhead(subset: int = 10_000, http: bool = True) -> dict:
             box.node.mine(1)
         for w in workers:
             w.step()
+        task = box.task(task_id)
+        assert task["agreed"], task["verdicts"]
 
+    # A daemon's first task also pays its start-up (connections, nonce and fee reads); the
+    # first task is run and printed apart, the second is the steady state per task.
     if http:
         with ApiServer(box.node.node) as server:
             workers = [Worker(HttpBackend(server.url, dev_key(f"w{i}"))) for i in range(2)]
             drive(workers)
+            first = [w.stats for w in workers]
+            drive(workers)
     else:
         workers = [box.worker(f"w{i}") for i in range(2)]
         drive(workers)
-    task = box.task(task_id)
-    assert task["agreed"], task["verdicts"]
+        first = [w.stats for w in workers]
+        drive(workers)
     out = []
     for w in workers:
         s = w.stats
@@ -121,6 +132,7 @@ def worker_overhead(subset: int = 10_000, http: bool = True) -> dict:
                     "tx_and_poll_over_program": (s.tx_s + s.poll_s) / s.compute_s})
     return {"subset": subset, "coins": 2, "transport": "http" if http else "in-process",
             "workers": out,
+            "first_task_worst_tx_over_program": max(s.tx_s / s.compute_s for s in first),
             "worst_tx_over_program": max(o["tx_over_program"] for o in out),
             "worst_tx_and_poll_over_program": max(o["tx_and_poll_over_program"] for o in out)}
 
@@ -141,8 +153,9 @@ def main() -> None:
           f"{s['settle_over_transfer']:.2f} ({s['settle_tx_per_s']:.0f} vs "
           f"{s['transfer_tx_per_s']:.0f} tx/s)")
     print(f"worker overhead on a {w['subset']}-sample evaluation ({w['coins']} coins): "
-          f"transactions/program {w['worst_tx_over_program']:.3f} (target <= 0.1); "
-          f"with polling {w['worst_tx_and_poll_over_program']:.3f}")
+          f"transactions/program {w['worst_tx_over_program']:.3f} per task in steady state "
+          f"(target <= 0.1); with polling {w['worst_tx_and_poll_over_program']:.3f}; "
+          f"a fresh daemon's first task {w['first_task_worst_tx_over_program']:.3f}")
     for i, o in enumerate(w["workers"]):
         print(f"  worker {i}: program {o['compute_s']:.3f} s, transactions {o['tx_s']:.3f} s, "
               f"polling {o['poll_s']:.3f} s")

@@ -60,7 +60,7 @@ class Profile:
     difficulty: int
     collab_samples: int  # flipped-label samples; the honest contributor adds twice as many
     refund_wait_s: int  # the collab model's refund window (the paper's default is a day)
-    crowd_rows: int
+    crowd_rows: int  # >= 256: a 96% model is then perfect (all ones, in E_ck) with p < 1e-4
     pole_nodes: int  # of the second PoLe devnet (when the day's engine is not pole)
     pole_interval_ms: int
     governance_target_s: float
@@ -72,7 +72,7 @@ class Profile:
 
     @classmethod
     def quick(cls, nodes: int = 3) -> Profile:
-        return cls("quick", nodes, 500, 16, 3, 2, 64, 2, 1000, 1.5, 8)
+        return cls("quick", nodes, 500, 16, 3, 2, 256, 2, 1000, 1.5, 8)
 
 
 @dataclass

@@ -88,8 +88,8 @@ def run(day: Day) -> StepResult:
         "worker_errors": {n: o.get("errors", []) for n, o in outputs.items()}}
     result.what = (f"task {task_id}: both workers computed the same result as the reference "
                    f"({'bit for bit' if bit_for_bit else 'MISMATCH'}), verdicts "
-                   f"{'/'.join(task['verdicts'])}; each paid d + ⌊r/2⌋ = "
-                   f"{D} + {R // 2} = {D + R // 2}, publisher refunded {task['refund']}")
+                   f"{'/'.join(task['verdicts'])}; paid {task['payouts']} (d + ⌊r/2⌋ = "
+                   f"{D + R // 2} each when both agree), publisher refunded {task['refund']}")
     if not (exact and bit_for_bit and task["verdicts"] == ["ok", "ok"]
             and earnings == [R // 2, R // 2]):
         result.status = "failed"

@@ -59,7 +59,13 @@ class HttpBackend:
     another client of the same key, or a fee rate changed by governance)."""
 
     def __init__(self, url: str, key: Any) -> None:
+        from learnchain.client import build_transaction
+        from learnchain.net.client import ApiClientError
+        from learnchain.net.jsonview import from_json
         from learnchain.net.keepalive import KeepAliveNodeClient
+
+        # Imported once here, not on a task's first transaction (start-up, not overhead).
+        self._build, self._api_error, self._from_json = build_transaction, ApiClientError, from_json
 
         self.client = KeepAliveNodeClient(url)
         self.key = key
@@ -75,20 +81,16 @@ class HttpBackend:
         return int(status["height"])
 
     def query(self, method: str, args: dict[str, Any]) -> Any:
-        from learnchain.net.jsonview import from_json
-
-        return from_json(self.client.query("crowd", method, args))
+        return self._from_json(self.client.query("crowd", method, args))
 
     def send(self, method: str, args: dict[str, Any]) -> bytes:
-        from learnchain.client import build_transaction
-
         if self._chain_id is None:
             self._chain_id = int(self.client.status()["chain_id"])
         if self._nonce is None:
             self._nonce = int(self.client.account(self.address)["nonce"])
         if self._fee_per_byte is None:
             self._fee_per_byte = self.client.fee_per_byte()
-        tx = build_transaction(self.key, chain_id=self._chain_id, nonce=self._nonce,
+        tx = self._build(self.key, chain_id=self._chain_id, nonce=self._nonce,
                                app="crowd", method=method, args=args,
                                fee_per_byte=self._fee_per_byte)
         try:
@@ -100,22 +102,18 @@ class HttpBackend:
         return tx.hash
 
     def receipt(self, tx_hash: bytes) -> tuple[bool, str | None] | None:
-        from learnchain.net.client import ApiClientError
-
         try:
             found = self.client.transaction(tx_hash)
-        except ApiClientError:
+        except self._api_error:
             return (False, "dropped from the mempool")
         if found["status"] != "included":
             return None
         return bool(found["receipt"]["success"]), found["receipt"].get("error")
 
     def get_content(self, digest: bytes) -> bytes | None:
-        from learnchain.net.client import ApiClientError
-
         try:
             return self.client.get_content(digest)
-        except ApiClientError:
+        except self._api_error:
             return None
 
     def put_content(self, data: bytes) -> bytes:
