@@ -25,16 +25,18 @@ also the CIDv1 content id of the bytes in the blob store)::
     work       bytes32                    hash of the training manifest blob (per-step commits)
     mint       int                        coinbase = base + κ·clip(R, 0, R_cap) / SCALE
 
-Verification (``verify``) runs ``rlpow_rules.validate_pace`` (block rate), then
-``validate_transition``, ``validate_mint``, ``validate_lineage``,
+Verification (``verify``, in ``rlpow_verify``) runs ``rlpow_rules.validate_pace`` (block
+rate), then ``validate_transition``, ``validate_mint``, ``validate_lineage``,
 ``validate_action`` and ``validate_training`` in that order; each raises ``InvalidBlock`` with
 a message that starts with the failure's name (``reward mint is wrong``, ``transition does not
 replay``, ``reward does not replay``, ``training lineage broken``, ``parameters unavailable``,
 ``action disagrees with the committed policy``, ``training steps do not reproduce``, ...).
 The minibatch seed covers the block's tx root; proofs are judged as the proposer's registered
 platform (``rlpow_rules``); an audit that fails leaves a fraud proof for the peer layer to
-publish and convicts the proposer (``rlpow_fraud``).
+publish and convicts the proposer (``rlpow_fraud``). Parameters and coins live in
+``rlpow_params``, the derived records and the manifest in ``rlpow_records``.
 """
+
 
 from __future__ import annotations
 
@@ -43,10 +45,35 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from learnchain.consensus.base import ConsensusEngine, ConsensusParams
+from learnchain.consensus.rlpow_params import (  # re-exported: the engine's public names
+    DEVNET_RLPOW_PARAMS,
+    FORMAT_VERSION,
+    HEADER_KEYS,
+    MAX_K,
+    PARAM_RANGES,
+    REPLAY_MODES,
+    coin_seed,
+    default_rlpow_params,
+    env_seed,
+    exploration_coin,
+    init_seed,
+    mint_for,
+    schedule_of,
+    training_seed,
+)
+from learnchain.consensus.rlpow_records import (
+    BlockRecord,
+    LineageEntry,
+    Manifest,
+    _BranchBuffer,
+    _is_int,
+    _Pending,
+    _triple,
+)
 from learnchain.consensus.rlpow_rules import (
     DEFAULT_DRIFT_MEAN_PPB,
     DriftLedger,
@@ -55,210 +82,20 @@ from learnchain.consensus.rlpow_rules import (
     validate_pace,
 )
 from learnchain.consensus.rlpow_uncles import DESIGNS, UncleInfo, UnclesMixin
-from learnchain.core.encoding import decode, encode
-from learnchain.core.errors import ConfigError, DataUnavailable, EncodingError, InvalidBlock
+from learnchain.consensus.rlpow_verify import VerifyMixin
+from learnchain.core.errors import ConfigError, InvalidBlock
 from learnchain.core.types import Block, BlockHeader
-from learnchain.ml import coins, dqn, envs
-from learnchain.ml.fixedpoint import PPB, SCALE, clip_reward_fp
+from learnchain.ml import dqn, envs
+from learnchain.ml.fixedpoint import PPB, SCALE
 from learnchain.storage.blobstore import BlobError, BlobStore, cid_of_digest
 
-FORMAT_VERSION = 1
-HEADER_KEYS = frozenset({"v", "s", "a", "r", "done", "ret", "eps", "explored", "theta",
-                         "theta_cid", "k", "after", "work", "mint"})
-REPLAY_MODES = ("shared", "own")
-MAX_K = 4096
-
-PARAM_RANGES: dict[str, tuple[int, int]] = {
-    "K": (1, MAX_K),
-    "C": (1, 10**9),
-    "audit_steps": (0, MAX_K),
-    "learning_starts": (1, 10**12),
-    "eps_start_ppb": (0, PPB),
-    "eps_end_ppb": (0, PPB),
-    "eps_decay_blocks": (0, 10**12),
-    "base_reward": (0, 10**18),
-    "kappa": (0, 10**18),
-    "reward_cap_fp": (0, 10**18),
-    "min_interval_ms": (0, 10**9),
-    "signer_limit": (1, 10**6),
-}
+__all__ = ["DEVNET_RLPOW_PARAMS", "FORMAT_VERSION", "HEADER_KEYS", "MAX_K", "PARAM_RANGES",
+           "REPLAY_MODES", "BlockRecord", "LineageEntry", "Manifest", "RLPowEngine",
+           "coin_seed", "default_rlpow_params", "env_seed", "exploration_coin", "init_seed",
+           "mint_for", "schedule_of", "training_seed"]
 
 
-def default_rlpow_params() -> dict[str, Any]:
-    """Consensus parameters (governable): the CartPole-tuned values of docs/ml-determinism §8."""
-    return {"K": 1, "C": 200, "audit_steps": 1, "learning_starts": 500,
-            "eps_start_ppb": PPB, "eps_end_ppb": 50_000_000, "eps_decay_blocks": 2500,
-            "base_reward": 10, "kappa": 40, "reward_cap_fp": SCALE,
-            "min_interval_ms": 50, "signer_limit": 1}
-
-
-DEVNET_RLPOW_PARAMS: dict[str, Any] = {"K": 4}
-"""Devnets and demos: 4 gradient steps per block (env step). With K = 1, four CartPole nodes
-need about 5,000-9,000+ blocks and some runs do not settle; K = 4 solves in 1,000-2,000 blocks
-for about 1.5 ms more work per block (docs/experiments/rlpow.md §0)."""
-
-
-def mint_for(reward_fp: int, params: dict[str, Any]) -> int:
-    """Coinbase ``base + κ·clip(R, 0, R_cap)`` in whole tokens (κ is tokens per unit reward)."""
-    clipped = clip_reward_fp(reward_fp, int(params["reward_cap_fp"]))
-    return int(params["base_reward"]) + int(params["kappa"]) * clipped // SCALE
-
-
-def schedule_of(params: dict[str, Any]) -> dqn.EpsilonSchedule:
-    return dqn.EpsilonSchedule(int(params["eps_start_ppb"]), int(params["eps_end_ppb"]),
-                               int(params["eps_decay_blocks"]))
-
-
-def coin_seed(header: BlockHeader, parent_seed: bytes) -> bytes:
-    """The randomness a block hands its children, from what its proposer cannot vary freely.
-
-    Not the block hash: a proposer could re-sign with other timestamps or transactions until
-    the hash gave a later block (its own or an ally's) a good oracle draw or exploration coin,
-    at one signature per try. The seed chains the parent's seed with the block's position, its
-    proposer and the outcome of its work (S, A, R, done, θ_before, θ_after), never a hash, so no
-    header field outside the work reaches any later coin. Those inputs are fixed by the parent's
-    seed and the proposer's lineage: another draw costs redoing the K training steps (or
-    withholding the block), as in proof of work.
-    """
-    f = header.engine_fields
-    essence = [header.height, header.proposer, f.get("s"), f.get("a"), f.get("r"),
-               f.get("done"), f.get("theta"), f.get("after")]
-    return coins.hash_parts(b"rlpow/seed", parent_seed, encode(essence))
-
-
-def exploration_coin(seed: bytes, proposer: bytes) -> int:
-    """``u = h(seed ‖ proposer ‖ "eps")``: fixed before the proposer acts, unique per node."""
-    return coins.coin_int(coins.hash_parts(seed, proposer), "eps", 0)
-
-
-def env_seed(seed: bytes) -> bytes:
-    """``h(seed ‖ 0)``: the oracle step's (and on done, the reset's) randomness."""
-    return coins.derive_seed(seed, 0)
-
-
-def training_seed(seed: bytes, proposer: bytes, tx_root: bytes) -> bytes:
-    """Minibatch coins: bound to the parent's seed, the proposer and the block's transactions.
-
-    The transaction root makes the work specific to one body: the same training cannot seal
-    two blocks at one height paying different people, nor be reused to rewrite the
-    transactions of a block already published (docs/consensus-rlpow.md §5). The prover still
-    has no choice over the coins: the root is fixed before the work starts.
-    """
-    return coins.hash_parts(b"rlpow/train/v2", seed, proposer, tx_root)
-
-
-def init_seed(genesis: bytes, proposer: bytes) -> bytes:
-    """A proposer's first parameters come from coins on (genesis, proposer): no free choice."""
-    return coins.hash_parts(b"rlpow/init", genesis, proposer)
-
-
-@dataclass(frozen=True)
-class LineageEntry:
-    """A learner's committed state on a branch: where its next block must start training."""
-
-    steps: int
-    params: bytes
-    opt: bytes
-    target: bytes
-    height: int = 0
-
-    def triple(self) -> list[bytes]:
-        return [self.params, self.opt, self.target]
-
-
-@dataclass(frozen=True)
-class BlockRecord:
-    """What the engine derived from a connected block (cached by block hash)."""
-
-    state: envs.State
-    ret: int
-    done: bool
-    proposer: bytes
-    transition: dqn.Transition | None
-    lineage: dict[bytes, LineageEntry]
-    seed: bytes  # coin_seed: the randomness of this block's children
-    uncle_transitions: tuple[dqn.Transition, ...] = ()  # design=uncles: before `transition`
-    start: LineageEntry | None = None  # design=uncles: the merged state this block started at
-
-    def transitions(self) -> tuple[dqn.Transition, ...]:
-        """What this block adds to the shared history: its uncles' transitions, then its own."""
-        own = (self.transition,) if self.transition is not None else ()
-        return (*self.uncle_transitions, *own)
-
-
-@dataclass
-class _BranchBuffer:
-    """The transitions of the canonical branch up to some height (all, or one proposer's)."""
-
-    owner: bytes | None
-    buf: dqn.ReplayBuffer
-    scanned: list[bytes] = field(default_factory=list)
-    heights: list[int] = field(default_factory=list)
-
-
-@dataclass
-class _Pending:
-    transition: dqn.Transition
-    start: LineageEntry
-    k: int
-    uncles: tuple[dqn.Transition, ...] = ()
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """The training proof's commitments (a blob; the header's ``work`` is its hash)."""
-
-    step0: int
-    start: tuple[bytes, bytes, bytes]
-    steps: tuple[tuple[bytes, bytes, bytes], ...]
-    compute: dqn.ComputeSettings
-
-    def to_bytes(self) -> bytes:
-        return encode({"v": FORMAT_VERSION, "step0": self.step0, "start": list(self.start),
-                       "steps": [list(s) for s in self.steps],
-                       "compute": {k: v if isinstance(v, int) else str(v)
-                                   for k, v in self.compute.to_record().items()}})
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Manifest:
-        try:
-            plain = decode(data)
-            if not isinstance(plain, dict) or plain.get("v") != FORMAT_VERSION:
-                raise ValueError("not a version-1 manifest")
-            start = _triple(plain["start"])
-            steps = tuple(_triple(s) for s in plain["steps"])
-            rec = plain["compute"]
-            fields = set(dqn.ComputeSettings.__dataclass_fields__)
-            if not isinstance(rec, dict) or set(rec) != fields:
-                raise ValueError("compute settings record has the wrong fields")
-            compute = dqn.ComputeSettings(**rec)
-            step0 = plain["step0"]
-            if not isinstance(step0, int) or isinstance(step0, bool) or step0 < 0:
-                raise ValueError("step0 must be a non-negative int")
-        except (EncodingError, KeyError, TypeError, ValueError) as exc:
-            raise InvalidBlock(f"malformed training manifest: {exc}") from None
-        return cls(step0, start, steps, compute)
-
-    def final(self) -> tuple[bytes, bytes, bytes]:
-        return self.steps[-1] if self.steps else self.start
-
-
-def _triple(value: Any) -> tuple[bytes, bytes, bytes]:
-    if (not isinstance(value, list) or len(value) != 3
-            or not all(isinstance(v, bytes) and len(v) == 32 for v in value)):
-        raise ValueError("a commit is a list of three 32-byte digests")
-    return value[0], value[1], value[2]
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _short(digest: bytes) -> str:
-    return cid_of_digest(digest)[:20] + "…"
-
-
-class RLPowEngine(UnclesMixin, ConsensusEngine):
+class RLPowEngine(VerifyMixin, UnclesMixin, ConsensusEngine):
     """Node-local rlpow engine: verifies blocks and, for its node's key, acts and trains.
 
     engine_config (static, in genesis): ``env`` (oracle name), ``dqn`` (DQNConfig fields:
@@ -559,319 +396,6 @@ class RLPowEngine(UnclesMixin, ConsensusEngine):
         if block is not None:
             raise InvalidBlock(f"proposer 0x{header.proposer.hex()} is banned as a miner: a "
                                f"fraud proof convicted its block 0x{block.hex()[:16]}")
-
-    def _convict_by_audit(self, block: Block, manifest: Manifest, j: int,
-                          blobs: dict[bytes, bytes]) -> None:
-        """This node's audit found a bad step: keep a fraud proof for the peer layer to
-        publish, and ban the proposer here (consensus/rlpow_fraud.py)."""
-        from learnchain.consensus import rlpow_fraud
-
-        proof = rlpow_fraud.FraudProof.for_step(block, manifest, j, blobs)
-        self.found_proofs[block.hash] = proof.to_bytes()
-        while len(self.found_proofs) > 64:
-            self.found_proofs.popitem(last=False)
-        self.convicted.setdefault(block.header.proposer, block.hash)
-        self.proven_invalid[block.hash] = f"fraud proof: step {manifest.step0 + j}"
-
-    # ----- validation steps (each raises InvalidBlock with a specific message) -----------
-
-    def validate_mint(self, header: BlockHeader, cp: ConsensusParams) -> None:
-        f = header.engine_fields
-        expected = mint_for(f["r"], cp.params)
-        if f["mint"] != expected:
-            raise InvalidBlock(f"reward mint is wrong: the header mints {f['mint']}, "
-                               f"base + κ·clip(R, 0, R_cap) gives {expected}")
-
-    def validate_transition(self, header: BlockHeader, parent_rec: BlockRecord
-                            ) -> envs.StepOutcome:
-        """Replay the oracle: ``(S_{t+1}, R_{t+1}, done) = step(S_t, A_t, h(seed ‖ 0))``."""
-        f = header.engine_fields
-        try:
-            out = self.env.step(parent_rec.state, f["a"], env_seed(parent_rec.seed))
-        except (envs.EnvError, ValueError) as exc:
-            raise InvalidBlock(f"transition does not replay: {exc}") from None
-        if list(out.next_state) != list(f["s"]):
-            raise InvalidBlock(f"transition does not replay: the block records S_t+1={f['s']}, "
-                               f"the oracle gives {list(out.next_state)}")
-        if out.reward_fp != f["r"]:
-            raise InvalidBlock(f"reward does not replay: the block records R={f['r']}, the "
-                               f"oracle gives {out.reward_fp}")
-        if out.done != f["done"]:
-            raise InvalidBlock(f"transition does not replay: done={f['done']}, the oracle "
-                               f"gives {out.done}")
-        expected_ret = (0 if parent_rec.done else parent_rec.ret) + out.reward_fp
-        if f["ret"] != expected_ret:
-            raise InvalidBlock(f"transition does not replay: running return {f['ret']} should "
-                               f"be {expected_ret}")
-        return out
-
-    def validate_lineage(self, header: BlockHeader, parent_rec: BlockRecord,
-                         merged: LineageEntry | None = None) -> LineageEntry:
-        """θ_before must be the proposer's θ_after on this branch (or its coin-derived init);
-        design=uncles: the merged shared state (``merged``)."""
-        f = header.engine_fields
-        if merged is not None:
-            if f["theta"] != merged.params:
-                raise InvalidBlock(f"training lineage broken: θ_before {_short(f['theta'])} is "
-                                   f"not the merged shared learner {_short(merged.params)}")
-            return merged
-        previous = parent_rec.lineage.get(header.proposer)
-        start = previous or self._initial_entry(header.proposer)
-        if f["theta"] != start.params:
-            where = (f"θ_after of its block at height {previous.height}" if previous
-                     else "the coin-derived initial parameters (first block of this proposer)")
-            raise InvalidBlock(f"training lineage broken: θ_before {_short(f['theta'])} is not "
-                               f"{where} {_short(start.params)}")
-        return start
-
-    def validate_action(self, header: BlockHeader, parent_rec: BlockRecord,
-                        cp: ConsensusParams, compute: dqn.ComputeSettings | None) -> None:
-        """A_t = argmax Q(S_t, ·; θ_before) unless the coin u < ε picked the random action."""
-        f = header.engine_fields
-        eps = schedule_of(cp.params).eps_ppb(header.height - 1)
-        if f["eps"] != eps:
-            raise InvalidBlock(f"action disagrees with the committed policy: ε={f['eps']} ppb "
-                               f"but the schedule gives {eps} at height {header.height}")
-        theta = self.blobs.get(f["theta"])
-        if theta is None:
-            raise DataUnavailable(f"parameters unavailable: θ_before {f['theta_cid']} is not "
-                                  "in the content store", (f["theta"],))
-        coin = exploration_coin(parent_rec.seed, header.proposer)
-        obs = self.env.observe(parent_rec.state)
-        try:
-            action, explored = dqn.select_action(theta, obs, eps, coin)
-        except dqn.VerificationError as exc:
-            raise InvalidBlock(f"parameters unavailable: θ_before is not a valid network "
-                               f"({exc})") from None
-        if explored != f["explored"]:
-            raise InvalidBlock(f"action disagrees with the committed policy: explored="
-                               f"{f['explored']} but the coin says {explored}")
-        if action == f["a"]:
-            return
-        if not explored and compute is not None and compute != self.compute:
-            q = dqn.q_values(theta, obs)
-            scale = max(1.0, abs(q[action]))
-            if abs(q[action] - q[f["a"]]) <= self.tie_tolerance * scale:
-                return  # a near-tie another platform's float32 kernels may resolve differently
-        kind = "the exploration coin" if explored else "argmax Q(S_t, ·; θ_before)"
-        raise InvalidBlock(f"action disagrees with the committed policy: the block plays "
-                           f"A={f['a']}, {kind} gives {action}")
-
-    def _manifest(self, header: BlockHeader) -> Manifest:
-        data = self.blobs.get(header.engine_fields["work"])
-        if data is None:
-            work = header.engine_fields["work"]
-            raise DataUnavailable(f"parameters unavailable: training manifest "
-                                  f"{cid_of_digest(work)} is not in the content store", (work,))
-        return Manifest.from_bytes(data)
-
-    def validate_training(self, block: Block, parent_rec: BlockRecord, start: LineageEntry,
-                          transition: dqn.Transition, cp: ConsensusParams,
-                          manifest: Manifest, parent: BlockHeader | None = None,
-                          uncles: tuple[dqn.Transition, ...] = ()) -> None:
-        """The proof starts at the lineage, ends at θ_after, and s audited steps reproduce.
-
-        ``uncles``: transitions the block adds to the history before its own (design=uncles).
-        """
-        header = block.header
-        f = header.engine_fields
-        owner = header.proposer
-        buf = self._buffer(owner, header.height - 1, parent)
-        k_expected = self._expected_k(len(buf) + len(uncles) + 1, cp)
-        if f["k"] != k_expected:
-            raise InvalidBlock(f"training steps do not reproduce: the block performs k={f['k']} "
-                               f"steps, consensus requires {k_expected}")
-        if manifest.start != tuple(start.triple()) or manifest.step0 != start.steps:
-            raise InvalidBlock("training lineage broken: the training proof does not start "
-                               "from the proposer's committed learner state")
-        if len(manifest.steps) != f["k"]:
-            raise InvalidBlock(f"training steps do not reproduce: the manifest commits "
-                               f"{len(manifest.steps)} steps, the header claims {f['k']}")
-        if list(manifest.final()) != list(f["after"]):
-            raise InvalidBlock("training steps do not reproduce: the proof does not end at the "
-                               "committed θ_after")
-        if f["k"] == 0 or (self.trust_own_blocks and block.hash in self._own):
-            return
-        self._audit(header, manifest, start, f["k"], cp, parent_rec.seed, owner, buf,
-                    (*uncles, transition), block)
-
-    def _audit_uncle_training(self, header: BlockHeader, parent: BlockHeader,
-                              gp_rec: BlockRecord, start: LineageEntry,
-                              transition: dqn.Transition, cp: ConsensusParams) -> None:
-        """Audit an uncle on the history it trained on: the parent's, minus the parent's own
-        transition (the last one), plus the uncle's."""
-        buf = self._buffer(None, parent.height, parent)
-        n = len(buf)
-        own = buf[n - 1]
-        buf.truncate(n - 1)
-        try:
-            self._audit(header, self._manifest(header), start, header.engine_fields["k"],
-                        cp, gp_rec.seed, header.proposer, buf, (transition,))
-        except InvalidBlock as exc:
-            raise InvalidBlock(f"uncle rejected: {exc}") from None
-        finally:
-            buf.append(own)
-
-    def _audit(self, header: BlockHeader, manifest: Manifest, start: LineageEntry, k: int,
-               cp: ConsensusParams, seed: bytes, owner: bytes, buf: dqn.ReplayBuffer,
-               appended: tuple[dqn.Transition, ...], block: Block | None = None) -> None:
-        """Replay this node's audit sample of a proof on ``buf`` + ``appended`` (restored).
-
-        A failed step of ``block`` yields a fraud proof; the proof format replays the lineage
-        design's history, so uncles and blocks of the uncles design are refused without one.
-        """
-        chosen, digests = self.audit_plan(header.hash, manifest, int(cp.params["audit_steps"]))
-        if not chosen:
-            return
-        needed: dict[bytes, bytes] = {}
-        for digest, j in digests.items():
-            data = self.blobs.get(digest)
-            if data is None:
-                raise DataUnavailable(f"parameters unavailable: blob {cid_of_digest(digest)} of "
-                                      f"training step {manifest.step0 + j} is not in the "
-                                      "content store",
-                                      tuple(d for d in digests if not self.blobs.has(d)))
-            needed[digest] = data
-        judged = self.platforms.platform_for(owner, manifest.compute, self.compute)
-        foreign = judged != self.compute
-        settings = dqn.TrainingSettings(judged if foreign else self.compute, self.hyper,
-                                        self.spec, k, int(cp.params["C"]), start.steps,
-                                        training_seed(seed, owner, header.tx_root),
-                                        len(buf) + len(appended))
-        proof = dqn.TrainingProof(
-            settings, dqn.StepCommit(start.steps - 1, *manifest.start),
-            [dqn.StepCommit(start.steps + j, *c) for j, c in enumerate(manifest.steps)], needed)
-        n = len(buf)
-        buf.extend(appended)
-        distances: list[float] = []
-        try:
-            for j in chosen:
-                try:
-                    distances.append(dqn.verify_step(
-                        proof, j, buf, self.hyper, threshold=self.threshold if foreign else None))
-                except dqn.VerificationError as exc:
-                    if block is not None and not self.shares_learner:
-                        self._convict_by_audit(block, manifest, j, needed)
-                    raise InvalidBlock(f"training steps do not reproduce: {exc}") from None
-        finally:
-            buf.truncate(n)
-        self.stats["audited_steps"] += len(chosen)
-        if foreign:
-            self.drift.check(owner, distances)
-
-    def audit_plan(self, block_hash: bytes, manifest: Manifest, s: int
-                   ) -> tuple[list[int], dict[bytes, int]]:
-        """Which of a proof's steps this node audits, and the blobs (digest -> step) it reads.
-
-        The choice hashes the block with this node's private salt, so a prover cannot know
-        which steps a given verifier will replay, nor ship only the blobs of honest steps.
-        """
-        k = len(manifest.steps)
-        if k == 0 or s == 0:
-            return [], {}
-        chosen = dqn.steps_to_check(coins.hash_parts(b"rlpow/audit", block_hash,
-                                                     self.audit_salt), k, s)
-        commits = [manifest.start, *manifest.steps]
-        foreign = manifest.compute != self.compute  # may over-fetch: judged at verification
-        digests: dict[bytes, int] = {}
-        for j in chosen:
-            for commit in (commits[j], commits[j + 1]) if foreign else (commits[j],):
-                for digest in commit:
-                    digests.setdefault(digest, j)
-        return chosen, digests
-
-    def missing_blobs(self, block: Block) -> list[bytes]:
-        """Blobs this node lacks to verify `block`: the manifest and θ_before first, then
-        (once the manifest is here) the states its audits will read.
-
-        Plans with the head's audit count. Audit choices are nested (s steps are the first s
-        distinct coins), so a count that was lower at the block's parent only over-fetches. One
-        that was higher (governance lowered it since) leaves a blob out: verification then
-        refuses the block as ``DataUnavailable`` naming it, which the chain does not remember
-        as invalid and the peer layer fetches before the block's next import.
-        """
-        f = block.header.engine_fields
-        work, theta = f.get("work"), f.get("theta")
-        if (not (isinstance(work, bytes) and isinstance(theta, bytes)) or block.hash in self._own
-                or block.header.height <= self.light_below):
-            return []
-        with self._locked():
-            missing = [d for d in dict.fromkeys((work, theta)) if not self.blobs.has(d)]
-            data = self.blobs.get(work)
-            if data is None:
-                return missing
-            try:
-                manifest = Manifest.from_bytes(data)
-            except InvalidBlock:
-                return missing  # verification will say what is wrong with it
-            s = int(self.chain.consensus_params().params["audit_steps"])
-            _, digests = self.audit_plan(block.hash, manifest, s)
-            missing.extend(d for d in digests if d not in missing and not self.blobs.has(d))
-            if self.shares_learner:
-                for d in self.uncle_blob_digests(block.header):
-                    if d not in missing and not self.blobs.has(d):
-                        missing.append(d)
-        return missing
-
-    def note_sync_target(self, height: int) -> None:
-        """A peer showed linked headers up to `height`: blocks more than `light_depth` below
-        it may be pruned on every peer, so they may be verified without blobs."""
-        if self.light_depth is not None:
-            self.light_below = max(self.light_below, height - self.light_depth)
-
-    def verify(self, block: Block, parent: BlockHeader, cp: ConsensusParams) -> None:
-        try:
-            self._verify_full(block, parent, cp)
-        except DataUnavailable:
-            # The uncles design merges blobs into every start, so it has no light path.
-            if block.header.height > self.light_below or self.shares_learner:
-                raise
-            self._verify_light(block, parent, cp)
-
-    def _verify_light(self, block: Block, parent: BlockHeader, cp: ConsensusParams) -> None:
-        """Below the sync window, blobs pruned: every check that reads no parameter blob (the
-        oracle, the mint, the lineage by hash and, if stored, the manifest's commitments). The
-        action and the audited steps are not replayed (consensus/rlpow_pruning.py)."""
-        header = block.header
-        validate_pace(header, parent, self._recent_proposers(parent, cp), cp.params)
-        parent_rec = self.record(parent.hash)
-        outcome = self.validate_transition(header, parent_rec)
-        self.validate_mint(header, cp)
-        start = self.validate_lineage(header, parent_rec)
-        transition = dqn.Transition.from_outcome(self.env, parent_rec.state,
-                                                 header.engine_fields["a"], outcome)
-        if self.blobs.has(header.engine_fields["work"]):
-            no_audit = replace(cp, params={**cp.params, "audit_steps": 0})
-            self.validate_training(block, parent_rec, start, transition, no_audit,
-                                   self._manifest(header), parent)
-        self._records[block.hash] = self._make_record(header, parent_rec, outcome, transition)
-        self.stats["light_blocks"] = self.stats.get("light_blocks", 0) + 1
-
-    def _verify_full(self, block: Block, parent: BlockHeader, cp: ConsensusParams) -> None:
-        header = block.header
-        validate_pace(header, parent, self._recent_proposers(parent, cp), cp.params)
-        parent_rec = self.record(parent.hash)
-        outcome = self.validate_transition(header, parent_rec)
-        self.validate_mint(header, cp)
-        uncles: list[UncleInfo] | None = None
-        merged = None
-        if self.shares_learner:
-            uncles = self.validate_uncles(header, parent, cp)
-            merged = self.merged_start(parent_rec, [u.after for u in uncles])
-        start = self.validate_lineage(header, parent_rec, merged)
-        manifest = self._manifest(header)
-        try:
-            judged = self.platforms.platform_for(header.proposer, manifest.compute, self.compute)
-        except InvalidBlock:
-            judged = self.compute  # validate_training names the mismatch
-        self.validate_action(header, parent_rec, cp, judged)
-        transition = dqn.Transition.from_outcome(self.env, parent_rec.state,
-                                                 header.engine_fields["a"], outcome)
-        self.validate_training(block, parent_rec, start, transition, cp, manifest, parent,
-                               tuple(u.transition for u in uncles or []))
-        self._records[block.hash] = self._make_record(header, parent_rec, outcome, transition,
-                                                      uncles, merged)
-        self.stats["verified_blocks"] += 1
 
     # ----- proposing ---------------------------------------------------------------------
 

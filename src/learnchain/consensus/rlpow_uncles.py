@@ -28,6 +28,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from learnchain.consensus.rlpow_records import BlockRecord, LineageEntry
 from learnchain.core.crypto import recover_address
 from learnchain.core.errors import EncodingError, InvalidBlock, InvalidTransaction
 from learnchain.core.types import Block, BlockHeader
@@ -39,7 +40,6 @@ from learnchain.storage.blobstore import cid_of_digest
 
 if TYPE_CHECKING:
     from learnchain.consensus.base import ConsensusParams
-    from learnchain.consensus.rlpow import BlockRecord, LineageEntry
 
 DESIGNS = ("lineage", "uncles")
 SHARED = b"rlpow/shared-learner"
@@ -112,8 +112,6 @@ class UnclesMixin:
                      ) -> LineageEntry:
         """Where a block (and its uncles-to-be) starts: mean of the parent's θ_after and the
         included uncles' θ_after, with the shared step counter of the parent."""
-        from learnchain.consensus.rlpow import LineageEntry
-
         base = parent_rec.lineage.get(SHARED) or self._initial_entry(SHARED)
         if not afters:
             return base

@@ -1,0 +1,119 @@
+"""What the rlpow engine derives from blocks: lineage entries, block records, replay
+buffers of a branch, and the training manifest (the proof's per-step commitments)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from learnchain.consensus.rlpow_params import FORMAT_VERSION
+from learnchain.core.encoding import decode, encode
+from learnchain.core.errors import EncodingError, InvalidBlock
+from learnchain.ml import dqn, envs
+from learnchain.storage.blobstore import cid_of_digest
+
+
+@dataclass(frozen=True)
+class LineageEntry:
+    """A learner's committed state on a branch: where its next block must start training."""
+
+    steps: int
+    params: bytes
+    opt: bytes
+    target: bytes
+    height: int = 0
+
+    def triple(self) -> list[bytes]:
+        return [self.params, self.opt, self.target]
+
+
+@dataclass(frozen=True)
+class BlockRecord:
+    """What the engine derived from a connected block (cached by block hash)."""
+
+    state: envs.State
+    ret: int
+    done: bool
+    proposer: bytes
+    transition: dqn.Transition | None
+    lineage: dict[bytes, LineageEntry]
+    seed: bytes  # coin_seed: the randomness of this block's children
+    uncle_transitions: tuple[dqn.Transition, ...] = ()  # design=uncles: before `transition`
+    start: LineageEntry | None = None  # design=uncles: the merged state this block started at
+
+    def transitions(self) -> tuple[dqn.Transition, ...]:
+        """What this block adds to the shared history: its uncles' transitions, then its own."""
+        own = (self.transition,) if self.transition is not None else ()
+        return (*self.uncle_transitions, *own)
+
+
+@dataclass
+class _BranchBuffer:
+    """The transitions of the canonical branch up to some height (all, or one proposer's)."""
+
+    owner: bytes | None
+    buf: dqn.ReplayBuffer
+    scanned: list[bytes] = field(default_factory=list)
+    heights: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    transition: dqn.Transition
+    start: LineageEntry
+    k: int
+    uncles: tuple[dqn.Transition, ...] = ()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The training proof's commitments (a blob; the header's ``work`` is its hash)."""
+
+    step0: int
+    start: tuple[bytes, bytes, bytes]
+    steps: tuple[tuple[bytes, bytes, bytes], ...]
+    compute: dqn.ComputeSettings
+
+    def to_bytes(self) -> bytes:
+        return encode({"v": FORMAT_VERSION, "step0": self.step0, "start": list(self.start),
+                       "steps": [list(s) for s in self.steps],
+                       "compute": {k: v if isinstance(v, int) else str(v)
+                                   for k, v in self.compute.to_record().items()}})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        try:
+            plain = decode(data)
+            if not isinstance(plain, dict) or plain.get("v") != FORMAT_VERSION:
+                raise ValueError("not a version-1 manifest")
+            start = _triple(plain["start"])
+            steps = tuple(_triple(s) for s in plain["steps"])
+            rec = plain["compute"]
+            fields = set(dqn.ComputeSettings.__dataclass_fields__)
+            if not isinstance(rec, dict) or set(rec) != fields:
+                raise ValueError("compute settings record has the wrong fields")
+            compute = dqn.ComputeSettings(**rec)
+            step0 = plain["step0"]
+            if not isinstance(step0, int) or isinstance(step0, bool) or step0 < 0:
+                raise ValueError("step0 must be a non-negative int")
+        except (EncodingError, KeyError, TypeError, ValueError) as exc:
+            raise InvalidBlock(f"malformed training manifest: {exc}") from None
+        return cls(step0, start, steps, compute)
+
+    def final(self) -> tuple[bytes, bytes, bytes]:
+        return self.steps[-1] if self.steps else self.start
+
+
+def _triple(value: Any) -> tuple[bytes, bytes, bytes]:
+    if (not isinstance(value, list) or len(value) != 3
+            or not all(isinstance(v, bytes) and len(v) == 32 for v in value)):
+        raise ValueError("a commit is a list of three 32-byte digests")
+    return value[0], value[1], value[2]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _short(digest: bytes) -> str:
+    return cid_of_digest(digest)[:20] + "…"
