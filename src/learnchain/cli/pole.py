@@ -73,6 +73,13 @@ def devnet_cmd(tasks: int = typer.Option(3, "--tasks", help="Training tasks to p
                compare_pow: bool = typer.Option(True, "--compare-pow/--no-compare-pow",
                                                 help="Also run the same tasks on a "
                                                      "governed-PoW devnet."),
+               difficulty: int = typer.Option(10, "--difficulty", min=1, max=40,
+                                              help="PoW difficulty (leading zero bits) of "
+                                                   "both devnets: PoLe's fallback blocks and "
+                                                   "governed PoW. Raise it (e.g. 22) until the "
+                                                   "search, not the timer, sets block times."),
+               interval_ms: int = typer.Option(1000, "--interval-ms", min=100,
+                                               help="Minimum block interval of both devnets."),
                out: Path = typer.Option(Path("experiments/out/pole/devnet"), "--out",
                                 help="Output folder."),
                as_json: bool = JSON_OPTION) -> None:
@@ -86,6 +93,8 @@ def devnet_cmd(tasks: int = typer.Option(3, "--tasks", help="Training tasks to p
     for engine in ("pole", "pow") if compare_pow else ("pole",):
         with tempfile.TemporaryDirectory() as tmp:
             results[engine] = devnet_run.run(Path(tmp), nodes=nodes, tasks=tasks, engine=engine,
+                                             difficulty=difficulty,
+                                             block_interval_ms=interval_ms,
                                              progress=err_console.print)
         devnet_run.write(results[engine], out)
     problems = devnet_run.check(results["pole"])

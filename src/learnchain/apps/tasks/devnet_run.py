@@ -140,7 +140,8 @@ def run(root: Path, *, nodes: int = 3, tasks: int = 2, difficulty: int = 10,
     finally:
         stop_devnet(root)
     genesis = json.loads((root / "genesis.json").read_text())
-    return {"engine": engine, "nodes": nodes, "plan": asdict(plan), "tasks": outcomes,
+    return {"engine": engine, "nodes": nodes, "difficulty": difficulty,
+            "block_interval_ms": block_interval_ms, "plan": asdict(plan), "tasks": outcomes,
             "height": height, "agree": True,  # _agreed_height raises if they never agree
             "warm_train_seconds": train_s,
             "seconds": time.perf_counter() - t_run,
@@ -303,6 +304,7 @@ def block_metrics(blocks: list[dict[str, Any]], miners: list[str],
             "stalls": len(gaps) - len(steady), "pole_block_gaps_s": pole_gaps, "block_gaps_s": gaps,
             "pole_heights": [i + 1 for i, p in enumerate(is_pole) if p and i > 0],
             "train_cpu_seconds": train, "pow_hashes": hashes, "pow_seconds": pow_seconds,
+            "hashes_per_second": 1 / hash_s if hash_s else None,
             "useful_work_share": useful / total if total else 0.0,
             "node_cpu_seconds": node_cpu_s,
             "useful_share_of_all_node_cpu": useful / (train + node_cpu_s)
