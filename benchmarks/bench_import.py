@@ -6,7 +6,7 @@ transactions, so every signature is recovered during import. The chain charges a
 (FEE_PER_BYTE), so import includes the fee rule and the fee payment to the proposer, and the
 low-s check on every signature.
 
-The node recovers signatures on its signature worker processes (`core/sigworker.py`, two on a
+The node recovers signatures on its signature worker processes (`core/sigworker.py`, one on a
 machine with two or more cores) while its main process executes: that parallel recovery is part
 of the node's design and of the headline ratio. The single-core ratio (workers off, everything
 in one process) is printed too. The raw baseline is always one thread of coincurve.
