@@ -32,6 +32,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from learnchain.consensus.rlpow_uncles import same_start
 from learnchain.core.errors import InvalidBlock
 from learnchain.core.types import Block
 
@@ -39,17 +40,6 @@ if TYPE_CHECKING:
     from learnchain.node import Node
 
 log = logging.getLogger("learnchain.rlpow.siblings")
-
-START_FIELDS = ("theta", "uncles", "k")
-"""What a sibling must share with the block it lost to, to be includable as its uncle."""
-
-
-def same_start(candidate: Block, winner: Block | object) -> bool:
-    """True when ``candidate`` started from the learner state of ``winner`` (a header)."""
-    cf = candidate.header.engine_fields
-    wf = getattr(winner, "engine_fields", None)
-    return isinstance(wf, dict) and all(cf.get(k) == wf.get(k) for k in START_FIELDS)
-
 
 class SiblingWorker:
     """Keeps this node's candidate on the head and publishes it when it loses the height."""
@@ -91,7 +81,7 @@ class SiblingWorker:
         if (head.parent != held.parent or head.height != held.height
                 or head.proposer == self.node.key.address):
             return None  # the chain moved on elsewhere, or this node won the height itself
-        if not same_start(held, head):
+        if not same_start(held.header, head):
             self.stats["not_same_start"] += 1
             return None
         chain.engine.offer_uncle(held)  # type: ignore[attr-defined]
