@@ -10,17 +10,19 @@ their sidecars the way the peer layer does.
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import replace
 
 import pytest
 
 from learnchain.consensus.rlpow import RLPowEngine
 from learnchain.consensus.rlpow_siblings import SiblingWorker, attach_siblings
-from learnchain.consensus.rlpow_uncles import uncle_blob
+from learnchain.consensus.rlpow_uncles import UncleInfo, uncle_blob
 from learnchain.core.chain import AddStatus
 from learnchain.core.encoding import sha256
 from learnchain.core.errors import InvalidBlock
 from learnchain.core.types import Block
+from learnchain.ml import dqn
 from learnchain.sim.rlpow_experiments import rlpow_genesis
 from learnchain.testing import ManualClock, TestNode, dev_key, make_node
 
@@ -191,3 +193,53 @@ def test_only_mining_nodes_of_the_uncles_design_get_a_worker():
                                        design="uncles"), None)
     assert attach_siblings(observer.node) is None
     assert isinstance(attach_siblings(network()[0].node), SiblingWorker)
+
+
+def test_a_cached_uncle_check_does_not_vouch_for_another_siblings_child():
+    """Cyd's sibling S started from Ann's block B1's state and Ann has checked it as an uncle
+    of B1. Dan's block B2 (same height, no uncles) started elsewhere; a child of B2 that lists
+    S is refused by Ann exactly as by Bob, who never checked S (no split between nodes that
+    had a check cached and nodes that had not)."""
+    names = (*NAMES, "dan")
+    genesis = rlpow_genesis([dev_key(n) for n in names], params=PARAMS, design="uncles")
+    clock = ManualClock()
+    nodes = [make_node(genesis, name, clock=clock) for name in names]
+    ann, bob, cyd, dan = nodes
+    for _ in range(5):
+        relay(ann, ann.mine()[0], nodes)
+    ann.clock.advance(1000)
+    a6, b6 = ann.node.produce_block(), bob.node.produce_block()
+    assert a6 is not None and b6 is not None
+    relay(ann, a6, nodes)
+    relay(bob, b6, [ann, cyd])  # Dan never sees Bob's block
+    b1 = ann.mine()[0]
+    sib, b2 = cyd.node.produce_block(), dan.node.produce_block()
+    assert sib is not None and b2 is not None
+    assert b1.header.engine_fields["uncles"] == sib.header.engine_fields["uncles"] == [digest(b6)]
+    assert b2.header.engine_fields["uncles"] == [] and b2.header.engine_fields["theta"] != (
+        b1.header.engine_fields["theta"])
+    relay(cyd, sib, [ann])
+    cp = ann.chain.consensus_params()
+    assert [i.digest for i in engine(ann).select_uncles(b1.header, cp)] == [digest(sib)]
+
+    # Dan lists S on B2 anyway (his engine is told S is checked; he does not import it).
+    eng = engine(dan)
+    eng.accept_sidecar(engine(cyd).sidecar(sib))
+    d = eng.blobs.put(uncle_blob(sib))
+    gp = eng.record(a6.hash)
+    tr = dqn.Transition.from_outcome(eng.env, gp.state, sib.header.engine_fields["a"],
+                                     eng.validate_transition(sib.header, gp))
+    forged = eng._uncle_checked[d] = UncleInfo(d, sib.header, tr,
+                                               tuple(sib.header.engine_fields["after"]))
+    eng.select_uncles = lambda parent, cp: [forged]  # type: ignore[method-assign]
+    dan.clock.advance(1000)
+    candidate, _ = dan.chain.build_candidate([], dev_key("dan").address)
+    sealed = eng.seal(candidate.header, dan.chain.consensus_params(), threading.Event())
+    assert sealed is not None and sealed.engine_fields["uncles"] == [d]
+    c2 = Block(sealed, ()).signed(dev_key("dan"))
+    for verifier in (ann, bob):
+        relay(dan, b2, [verifier])
+        verifier.chain.engine.accept_sidecar(eng.sidecar(c2))
+        with pytest.raises(InvalidBlock, match="did not start from the parent's learner state"):
+            verifier.node.import_block(c2)
+    assert ann.chain.head_hash == b1.hash
