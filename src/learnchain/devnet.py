@@ -44,16 +44,25 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
                   block_interval_ms: int = 2000, fast_kdf: bool = False,
                   engine: str = "pow", env: str = "CartPole-v1",
                   consensus_params: dict[str, Any] | None = None, force: bool = False,
-                  archive_work: bool = False,
+                  archive_work: bool = False, design: str | None = None,
                   extra_apps: tuple[str, ...] = ("collab", "wallet")) -> list[DevnetNode]:
     """Keys, genesis and configs for N nodes; `engine` is "pow", "pole" or "rlpow" (`env`).
 
     `consensus_params` overrides genesis consensus parameters (e.g. rlpow's ``K``). An existing
     devnet in `root` is never replaced silently: it takes ``force`` (which deletes its data).
     `archive_work` makes rlpow nodes keep every training blob (see config.StorageConfig).
+    `design` picks rlpow's design (``"lineage"``, the default, or ``"uncles"``: every node's
+    candidate work reaches the one shared learner, docs/consensus-rlpow.md §8).
     """
     if nodes < 1:
         raise ConfigError("--nodes must be at least 1")
+    if design is not None and engine != "rlpow":
+        raise ConfigError(f"--design is an rlpow option; engine {engine!r} has no designs")
+    if design is not None:
+        from learnchain.consensus.rlpow_uncles import DESIGNS
+
+        if design not in DESIGNS:
+            raise ConfigError(f"--design must be one of {', '.join(DESIGNS)}, not {design!r}")
     root = root.resolve()
     if (root / "pids.json").exists():
         raise ConfigError(f"{root} has a running devnet; stop it with `learnchain devnet down`")
@@ -81,6 +90,8 @@ def create_devnet(root: Path, nodes: int, *, base_port: int = 8700, difficulty: 
         from learnchain.consensus.rlpow import DEVNET_RLPOW_PARAMS, default_rlpow_params
 
         engine_config = {"env": env, "replay": "shared"}
+        if design not in (None, "lineage"):  # the default stays out (same genesis as before)
+            engine_config["design"] = design
         params = {**default_rlpow_params(), **DEVNET_RLPOW_PARAMS}
         fork_choice = "longest-then-reward-sum"
     else:

@@ -44,6 +44,9 @@ class Node:
         self._stop = threading.Event()
         self._abandon = threading.Event()
         self._worker: threading.Thread | None = None
+        self.propose_lock = threading.RLock()
+        """Held from building a candidate to sealing it: one candidate per parent at a time
+        (an rlpow engine keeps one pending candidate per parent and proposer)."""
         self.blocks_produced = 0
         self.on_produced: list[Callable[[Block], None]] = []
         self.on_tx_accepted: list[Callable[[Transaction], None]] = []
@@ -75,11 +78,12 @@ class Node:
             raise InvalidBlock("this node has no key, so it cannot propose blocks")
         self._abandon.clear()
         txs = self.mempool.select(self.max_block_txs)
-        candidate, result = self.chain.build_candidate(txs, self.key.address)
-        if result.rejected:  # e.g. fees their senders can no longer pay: never includable
-            self.mempool.drop(tx for tx, _ in result.rejected)
-        cp = self.chain.consensus_params()
-        sealed = self.chain.engine.seal(candidate.header, cp, stop or self._abandon)
+        with self.propose_lock:
+            candidate, result = self.chain.build_candidate(txs, self.key.address)
+            if result.rejected:  # e.g. fees their senders can no longer pay: never includable
+                self.mempool.drop(tx for tx, _ in result.rejected)
+            cp = self.chain.consensus_params()
+            sealed = self.chain.engine.seal(candidate.header, cp, stop or self._abandon)
         if sealed is None or sealed.parent != self.chain.head_hash:
             return None
         block = Block(sealed, candidate.transactions).signed(self.key)

@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from learnchain.config import NodeConfig
+from learnchain.consensus.rlpow_siblings import attach_siblings
 from learnchain.core.crypto import load_keystore, parse_address
 from learnchain.core.genesis import GenesisConfig
 from learnchain.datadir_lock import DatadirLock, check_port_free
@@ -67,6 +68,8 @@ class NodeRuntime:
         self.node = Node(self.chain, key if self.mining else None,
                          min_block_interval_ms=config.mining.min_block_interval_ms,
                          max_block_txs=config.mining.max_block_txs)
+        # rlpow design=uncles: keep a candidate on the head, publish it when a peer wins
+        self.siblings = attach_siblings(self.node) if self.mining else None
         self.api = create_app(self.node)
         self.url = f"http://{config.api.host}:{config.api.port}"
         self.p2p: P2PNode | None = None
@@ -101,6 +104,8 @@ class NodeRuntime:
         """Run until interrupted; stops cleanly (producer, peers, store) on the way out."""
         if self.mining:
             self.node.start()
+        if self.siblings is not None:
+            self.siblings.start()
         if self.wallet is not None:
             self.wallet.start()
         if self.p2p is not None:
@@ -114,6 +119,8 @@ class NodeRuntime:
                         log_level="warning", timeout_graceful_shutdown=5)
         finally:
             self._stop.set()
+            if self.siblings is not None:
+                self.siblings.stop()
             self.node.stop()
             if self.wallet is not None:
                 self.wallet.stop()

@@ -46,6 +46,11 @@ def devnet_up(nodes: int = typer.Option(4, "--nodes", "-n", min=1, max=32,
                                                     "own blocks."),
               engine: str = typer.Option("pow", help="Consensus engine: pow, pole or rlpow."),
               env: str = typer.Option("CartPole-v1", help="rlpow oracle environment."),
+              design: str | None = typer.Option(
+                  None, help="rlpow only: 'lineage' (default: each proposer trains its own "
+                  "learner) or 'uncles' (one shared learner; every node's candidate at a "
+                  "height reaches it as an uncle of the next block, docs/consensus-rlpow.md "
+                  "§8)."),
               detach: bool = typer.Option(False, help="Start and return, without the table."),
               force: bool = typer.Option(False, help="Replace an existing devnet in --dir "
                                          "(deletes its chains and keys)."),
@@ -63,7 +68,8 @@ def devnet_up(nodes: int = typer.Option(4, "--nodes", "-n", min=1, max=32,
 
     created = create_devnet(root, nodes, base_port=base_port, difficulty=difficulty,
                             block_interval_ms=block_interval_ms, fast_kdf=fast_kdf,
-                            engine=engine, env=env, force=force, archive_work=archive)
+                            engine=engine, env=env, force=force, archive_work=archive,
+                            design=design)
     pids = start_devnet(root)
     if as_json:
         emit_json({"dir": str(root), "pids": pids,

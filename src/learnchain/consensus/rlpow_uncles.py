@@ -45,6 +45,8 @@ DESIGNS = ("lineage", "uncles")
 SHARED = b"rlpow/shared-learner"
 """Lineage key of the one shared learner in the ``uncles`` design (not an address)."""
 UNCLE_CACHE = 256
+UNCLE_POOL_PARENTS = 64
+UNCLE_POOL_PER_PARENT = 64
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,20 @@ class UncleInfo:
     header: BlockHeader
     transition: dqn.Transition
     after: tuple[bytes, bytes, bytes]
+
+
+NOT_SAME_START = ("uncle rejected: it did not start from the parent's learner state "
+                  "(θ_before, uncles and k must be the parent's)")
+START_FIELDS = ("theta", "uncles", "k")
+"""What an uncle shares with the parent of the block including it (the same learner start)."""
+
+
+def same_start(header: BlockHeader, parent: BlockHeader) -> bool:
+    """True when ``header`` started from exactly ``parent``'s learner state. Checked on every
+    use, not only on the cached first check: a candidate checked as the uncle of one sibling
+    is not an uncle of another sibling that started elsewhere."""
+    hf, pf = header.engine_fields, parent.engine_fields
+    return all(k in hf and k in pf and hf[k] == pf[k] for k in START_FIELDS)
 
 
 def uncle_blob(block: Block) -> bytes:
@@ -99,11 +115,16 @@ class UnclesMixin:
         return SHARED if self.shares_learner else proposer
 
     def offer_uncle(self, block: Block) -> None:
-        """Remember a candidate that lost its height (node-local; gossip also stores them)."""
+        """Remember a candidate that lost its height. Nothing is trusted here: a candidate is
+        checked (``check_uncle``) only when a block would include it. Node-local offers
+        (``rlpow_siblings``, the simulator); siblings from peers are found in the block store.
+        Bounded: ``UNCLE_POOL_PARENTS`` parents, ``UNCLE_POOL_PER_PARENT`` candidates each."""
         pool = self._uncle_pool.setdefault(block.parent, {})
+        self._uncle_pool.move_to_end(block.parent)
         data = uncle_blob(block)
-        pool[_sha(data)] = data
-        while len(self._uncle_pool) > 64:
+        if len(pool) < UNCLE_POOL_PER_PARENT:
+            pool[_sha(data)] = data
+        while len(self._uncle_pool) > UNCLE_POOL_PARENTS:
             self._uncle_pool.popitem(last=False)
 
     # ----- the merged start ---------------------------------------------------------------
@@ -192,6 +213,8 @@ class UnclesMixin:
                                    "already has work at this height in this block")
             if info.header.parent != parent.parent or info.header.hash == parent.hash:
                 raise InvalidBlock("uncle rejected: it is not a sibling of the parent")
+            if not same_start(info.header, parent):  # a cached check was for another sibling
+                raise InvalidBlock(NOT_SAME_START)
             seen.add(info.header.proposer)
             out.append(info)
         return out
@@ -212,10 +235,9 @@ class UnclesMixin:
         if not self.can_propose(uh.proposer, cp):
             raise InvalidBlock(f"uncle rejected: 0x{uh.proposer.hex()} is not an active miner")
         self.check_header(uh)
-        uf, pf = uh.engine_fields, parent.engine_fields
-        if uf["theta"] != pf["theta"] or uf["uncles"] != pf["uncles"] or uf["k"] != pf["k"]:
-            raise InvalidBlock("uncle rejected: it did not start from the parent's learner "
-                               "state (θ_before, uncles and k must be the parent's)")
+        uf = uh.engine_fields
+        if not same_start(uh, parent):
+            raise InvalidBlock(NOT_SAME_START)
         gp_rec = self.record(parent.parent)
         outcome = self.validate_transition(uh, gp_rec)
         self.validate_mint(uh, cp)
@@ -278,32 +300,46 @@ class UnclesMixin:
 
     def select_uncles(self, parent: BlockHeader, cp: ConsensusParams) -> list[UncleInfo]:
         """Every valid sibling of the parent this node knows, by ascending digest, one per
-        proposer, at most ``max_uncles`` (the deterministic rule honest nodes share)."""
+        proposer, at most ``max_uncles`` (the deterministic rule honest nodes share). Each
+        proposer's first candidate (by digest) with a valid signature is the only one checked:
+        if it is not includable, that proposer has no uncle in this block."""
         if parent.height == 0 or self.max_uncles == 0:
             return []
         pool = dict(self._uncle_pool.get(parent.parent, {}))
         for h in self.chain.store.children(parent.parent):
-            if h == parent.hash or h in pool.values():
+            if h == parent.hash:
                 continue
             block = self.chain.get_block(h)
             if block is not None:
                 data = uncle_blob(block)
                 pool[_sha(data)] = data
         chosen: list[UncleInfo] = []
-        seen = {parent.proposer}
+        seen = {parent.proposer}  # proposers whose work is counted, or whose candidate failed
         for d in sorted(pool):
             if len(chosen) >= self.max_uncles:
                 break
-            self.blobs.put(pool[d])
-            try:
-                info = self._uncle_checked.get(d)
-                if info is None:
+            info = self._uncle_checked.get(d)
+            if info is None:
+                try:
+                    block = Block.decode(pool[d])
+                    proposer = block.header.proposer
+                    if (proposer in seen or block.header.hash == parent.hash
+                            or recover_address(block.header.hash, block.signature) != proposer):
+                        continue  # a forged signature costs one recovery, not a replay
+                except (EncodingError, InvalidTransaction):
+                    continue
+                # One full check per proposer: a miner signing many bad siblings cannot make
+                # a proposer replay and audit each of them (only its own work is lost).
+                seen.add(proposer)
+                self.blobs.put(pool[d])
+                try:
                     uh, sig = self._load_uncle(d)
                     info = self.check_uncle(d, uh, sig, parent, cp)
-            except InvalidBlock:
-                continue  # not includable (data missing, another start, or invalid)
-            if info.header.proposer in seen or info.header.hash == parent.hash:
-                continue
+                except InvalidBlock:
+                    continue  # not includable (data missing, another start, or invalid)
+            elif (info.header.proposer in seen or info.header.hash == parent.hash
+                  or info.header.parent != parent.parent or not same_start(info.header, parent)):
+                continue  # checked before, as the uncle of another sibling
             seen.add(info.header.proposer)
             chosen.append(info)
         return chosen

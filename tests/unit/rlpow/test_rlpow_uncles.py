@@ -122,6 +122,8 @@ def _child_with(prover, verifier, keys, forge) -> None:
     bad = forge(cands)
     prover.engine._uncle_pool.pop(cands[0].parent, None)
     _inject(prover, bad, cands[1])
+    forged = prover.engine._uncle_checked[dqn.params_hash(uncle_blob(bad))]
+    prover.engine.select_uncles = lambda parent, cp: [forged]  # lists it unchecked
     child = prover.propose(keys[0])
     assert uncle_blob(bad) and child.header.engine_fields["uncles"]
     verifier.engine.accept_sidecar(prover.engine.sidecar(child))
