@@ -363,9 +363,10 @@ def run_readme(workdir: Path, select: Callable[[str], bool],
             check(value, workdir)
             if args[:2] == ["tx", "send"]:
                 tx_hash = value["hash"]
-            if args[:2] == ["devnet", "up"]:
-                _wait_for(f"http://127.0.0.1:{devnet_base}/p2p/v1/info", "devnet",
-                          lambda i: i["height"] >= 1)
+            if args[:2] == ["devnet", "up"]:  # every node, not just the first: status checks all
+                for i in range(len(value["pids"])):
+                    _wait_for(f"http://127.0.0.1:{devnet_base + i}/p2p/v1/info",
+                              f"devnet node {i}", lambda info: info["height"] >= 1)
             results.append((line, value))
         if node is not None:
             code = readme_python(text).replace("8645", str(api_port))
