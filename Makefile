@@ -38,7 +38,7 @@ sysdeps:
 
 test: $(STAMP) sysdeps
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(PY) -m pytest -n 2 -m "not slow" -q
+	$(PY) -m pytest -n 4 --dist worksteal -m "not slow" -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

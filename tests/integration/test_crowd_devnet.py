@@ -12,11 +12,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from learnchain import polling
 from learnchain.apps.crowd import mlprograms as ml
 from learnchain.apps.crowd.experiments import reference_model
 from learnchain.apps.crowd.programs import run_program
@@ -34,13 +34,7 @@ D, R = 1000, 2001
 
 
 def wait_until(predicate, timeout=120.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if predicate():
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return polling.wait_until(predicate, timeout, what, poll=0.2, errors=(Exception,))
 
 
 def test_two_worker_processes_agree_bit_for_bit_and_are_paid_exactly(tmp_path: Path):

@@ -13,10 +13,10 @@ import json
 import os
 import signal
 import threading
-import time
 
 import pytest
 
+from learnchain import polling
 from learnchain.cli.governance import DEFAULT_ENGINE
 from learnchain.core.crypto import load_keystore, parse_address
 from learnchain.devnet import create_devnet, node_info, start_devnet
@@ -34,13 +34,7 @@ TARGET = 2.5  # seconds; the engine aims at 0.8 * TARGET = 2 s
 
 
 def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    return polling.wait_until(predicate, timeout, what, poll=0.5, errors=())
 
 
 @pytest.fixture

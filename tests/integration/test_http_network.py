@@ -8,11 +8,11 @@ import contextlib
 import json
 import os
 import signal
-import time
 
 import httpx
 import pytest
 
+from learnchain import polling
 from learnchain.core.crypto import load_keystore
 from learnchain.devnet import create_devnet, load_devnet, node_info, start_devnet, start_node
 from learnchain.net.client import NodeClient
@@ -23,13 +23,7 @@ pytestmark = pytest.mark.network
 
 
 def wait_until(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
+    return polling.wait_until(predicate, timeout, what, poll=0.25, errors=())
 
 
 def heights(nodes):

@@ -390,6 +390,18 @@ def _is_standalone(line: str) -> bool:
     return bool(STANDALONE.match(as_learnchain(line) or ""))
 
 
+def _is_pole_devnet(line: str) -> bool:
+    return bool(re.match(r"^pole experiment devnet\b", as_learnchain(line) or ""))
+
+
+def _is_devnet_part(line: str) -> bool:
+    """A README line at or after the first `devnet up` (the devnet walkthrough)."""
+    commands = readme_commands(README.read_text())
+    first = next(i for i, c in enumerate(commands) if (as_learnchain(c) or "").startswith(
+        "devnet up"))
+    return line in commands[first:]
+
+
 def test_every_readme_command_is_run_and_checked():
     commands = readme_commands(README.read_text())
     assert len(commands) >= 20
@@ -412,19 +424,36 @@ def test_every_readme_command_is_run_and_checked():
         assert short in shown, f"FULL names {short!r}, which the README does not show"
 
 
+# Four tests, so four workers run the README's minutes of subprocesses side by side.
 @pytest.mark.network
 @pytest.mark.timeout(1800)  # a few minutes of subprocesses; generous for a loaded machine
-def test_readme_node_and_devnet_commands(tmp_path: Path):
-    results = dict(run_readme(tmp_path, lambda line: not _is_standalone(line)))
+def test_readme_node_commands(tmp_path: Path):
+    results = dict(run_readme(tmp_path, lambda line: not _is_standalone(line)
+                              and not _is_devnet_part(line)))
     assert results["README python example"][0] == "True"
-    assert len(results) >= 16
+    assert len(results) >= 10
+
+
+@pytest.mark.network
+@pytest.mark.timeout(1800)
+def test_readme_devnet_commands(tmp_path: Path):
+    results = run_readme(tmp_path, lambda line: not _is_standalone(line)
+                         and _is_devnet_part(line))
+    assert len(results) >= 9
 
 
 @pytest.mark.network
 @pytest.mark.timeout(1800)
 def test_readme_experiment_commands(tmp_path: Path):
-    results = run_readme(tmp_path, _is_standalone)
+    results = run_readme(tmp_path, lambda line: _is_standalone(line)
+                         and not _is_pole_devnet(line))
     assert len(results) >= 10
+
+
+@pytest.mark.network
+@pytest.mark.timeout(1800)
+def test_readme_pole_devnet_command(tmp_path: Path):
+    assert len(run_readme(tmp_path, _is_pole_devnet)) == 1
 
 
 if __name__ == "__main__":

@@ -16,12 +16,12 @@ import contextlib
 import os
 import signal
 import threading
-import time
 from dataclasses import replace
 
 import httpx
 import pytest
 
+from learnchain import polling
 from learnchain.consensus.rlpow import Manifest, RLPowEngine
 from learnchain.consensus.rlpow_fraud import FraudProof
 from learnchain.core.crypto import load_keystore
@@ -38,13 +38,7 @@ pytestmark = [pytest.mark.network, pytest.mark.slow]  # 160 s under load: the
 
 
 def wait_until(predicate, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
+    return polling.wait_until(predicate, timeout, what, poll=0.25, errors=())
 
 
 def _forge_last_step_swap(datadir, genesis: GenesisConfig) -> tuple[Block, bytes]:

@@ -15,11 +15,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
+from learnchain import polling
 from learnchain.core.errors import ConfigError
 from learnchain.devnet import create_devnet, node_info, start_devnet
 from learnchain.net.server import free_port_range
@@ -28,13 +28,7 @@ pytestmark = pytest.mark.network
 
 
 def wait_until(predicate, timeout=180.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
+    return polling.wait_until(predicate, timeout, what, poll=0.25, errors=())
 
 
 def agreed_height(nodes, at_least):

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from learnchain import polling
 from learnchain.core.crypto import PrivateKey
 from learnchain.core.errors import LearnchainError
 from learnchain.devnet import DevnetNode
@@ -105,14 +106,10 @@ class Day:
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
                poll: float = 0.3) -> Any:
     """Poll ``predicate`` until it returns something truthy; API hiccups count as "not yet"."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            value = predicate()
-            if value:
-                return value
-        time.sleep(poll)
-    raise StepFailed(f"timed out after {timeout:.0f} s waiting for {what}")
+    try:
+        return polling.wait_until(predicate, timeout, what, poll=poll, errors=(Exception,))
+    except polling.WaitTimeout as exc:
+        raise StepFailed(str(exc)) from None
 
 
 def wait_connected(nodes: list[DevnetNode], timeout: float) -> None:

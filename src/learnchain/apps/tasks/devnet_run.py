@@ -10,7 +10,6 @@ coefficient of variation, and the useful-work share.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import math
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from learnchain import polling
 from learnchain.apps.tasks import actors
 from learnchain.core.crypto import PrivateKey, load_keystore
 from learnchain.devnet import create_devnet, start_devnet, stop_devnet
@@ -39,15 +39,28 @@ MAIN_REWARD, DECOY_REWARD = 1000, 400
 HTTP_TIMEOUT = 60.0  # seconds per request: a loaded 2-core machine answers slowly, not never
 
 
+# Every node's API, read when a wait times out so the error says what the nodes were doing.
+_WATCHED: list[NodeClient] = []
+
+
+def _snapshot() -> str:
+    """Each watched node's height, head and open/due tasks (best effort, one line)."""
+    parts = []
+    for i, c in enumerate(_WATCHED):
+        try:
+            st = c.status()
+            due = [int(t) for t in c.query("tasks", "open_tasks", {})]
+            parts.append(f"node {i}: height {st['height']} head {str(st['head'])[:12]} "
+                         f"open {due}")
+        except Exception as exc:
+            parts.append(f"node {i}: unreachable ({type(exc).__name__}: {exc})")
+    return "; ".join(parts) or "no nodes watched"
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            value = predicate()
-            if value:
-                return value
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+    """Poll with API errors as "not yet"; a timeout names every node's height and tasks."""
+    return polling.wait_until(predicate, timeout, what, poll=0.2, errors=(Exception,),
+                              describe=_snapshot)
 
 
 def _wait_tx(client: NodeClient, tx_hash: bytes, timeout: float) -> dict[str, Any]:
@@ -120,6 +133,7 @@ def run(root: Path, *, nodes: int = 3, tasks: int = 2, difficulty: int = 10,
         # blocks of margin saw the deadline pass before the nodes could pick the task)
         plan, train_s = stretched(plan, nodes, block_interval_ms)
         client = NodeClient(devnet[0].url, timeout=HTTP_TIMEOUT)
+        _WATCHED[:] = [NodeClient(n.url, timeout=10.0) for n in devnet]
         status = wait_until(lambda: client.status(), timeout, "the first node's API")
         chain_id = int(status["chain_id"])
         miners = [load_keystore(n.datadir / "keys" / "node.json", DEV_PASSWORD) for n in devnet]
@@ -138,6 +152,7 @@ def run(root: Path, *, nodes: int = 3, tasks: int = 2, difficulty: int = 10,
         blocks = [client.block(h) for h in range(1, height + 1)]
         cpu = _cpu_seconds(list(pids.values()))
     finally:
+        _WATCHED.clear()
         stop_devnet(root)
     genesis = json.loads((root / "genesis.json").read_text())
     return {"engine": engine, "nodes": nodes, "difficulty": difficulty,
