@@ -126,3 +126,8 @@ class Node:
             except InvalidBlock as exc:
                 log.error("block production failed: %s", exc)
                 time.sleep(1)
+            except Exception:
+                # a bug must not silently end this node's mining for good: log it with its
+                # traceback and keep trying (the node keeps importing peers' blocks meanwhile)
+                log.exception("block production raised unexpectedly; retrying in 1 s")
+                time.sleep(1)
