@@ -11,7 +11,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from learnchain.experiments.base import Claim, Outcome, RunSpec, pyplot, sized_verdict, verdict
+from learnchain.experiments.base import (
+    INCONCLUSIVE,
+    Claim,
+    Outcome,
+    RunSpec,
+    pyplot,
+    verdict,
+)
 
 POLE = "001 (PoLe and compute trading, Saleem & Mehmood) and its ref. [1] (PoLe, Liu et al.)"
 
@@ -105,14 +112,17 @@ def devnet(spec: RunSpec) -> Outcome:
               f"stalls (gaps > 3x median: {pole['stalls']} and {pow_['stalls']}) "
               f"{pole['block_time_cv_without_stalls']:.3f} vs "
               f"{pow_['block_time_cv_without_stalls']:.3f}",
-              *sized_verdict(cv_pole < cv_pow, spec.quick,
-                             "both engines are paced by the node's minimum block interval plus "
-                             "a per-node jitter (difficulty 10 is milliseconds of hashing; "
-                             "model CV 0.155 for 3 nodes), so the CV measures the producers' "
-                             "timers and the shared machine's stalls, not the engine; PoW "
-                             "here has no exponential search time for PoLe to beat "
-                             "(docs/pole.md)",
-                             "one task and ~40-130 blocks per engine on a loaded machine")),
+              # at this difficulty both engines are timer-paced: whichever CV is lower is noise,
+              # so the comparison cannot decide the claim either way at any size
+              INCONCLUSIVE,
+              f"{'lower' if cv_pole < cv_pow else 'not lower'} here, but both engines are "
+              "paced by the node's minimum block interval plus a per-node jitter (difficulty "
+              f"{pole['difficulty']} is milliseconds of hashing; model CV 0.155 for 3 nodes), "
+              "so the CV measures timers and machine stalls, not the engine. The "
+              "search-dominated run (`pole experiment devnet --difficulty 24`, "
+              "docs/experiments/pole/devnet-d24) decides: partly (a PoLe block comes 1.6 s "
+              "after its parent against an 8.2 s mean gap, but the chain's CV is 0.86 vs 0.90 "
+              "because fallback PoW blocks dominate; docs/pole.md)"),
         Claim(POLE, "001/[1]: consensus compute goes into useful training instead of puzzles "
               "(useful-work share, no published number)",
               f"accepted training / (training + PoW hashing counted from seals) = "

@@ -40,3 +40,18 @@ def test_pow_work_is_counted_from_each_seal() -> None:
     metrics = devnet_run.block_metrics(blocks, miners, [])
     assert metrics["pow_hashes"] == sum(devnet_run.pow_hashes(b, miners) for b in blocks)
     assert metrics["pole_blocks"] == 0 and len(metrics["block_gaps_s"]) == 2
+
+
+def test_both_phases_stretch_with_the_measured_training_time(monkeypatch) -> None:
+    """A loaded machine (slow warm-up) gets longer commit and reveal phases; an idle one keeps
+    the plan's own (the CI failure: an 8-10 block reveal window closed before the opening)."""
+    from learnchain.apps.tasks import actors
+
+    plan = devnet_run.Plan(deadline_blocks=6, reveal_window=8)
+    monkeypatch.setattr(actors, "warm_up", lambda kind, hp: 0.05)
+    idle, _ = devnet_run.stretched(plan, 3, 1000)
+    assert (idle.deadline_blocks, idle.reveal_window) == (17, 11)  # ceil(0.3) + 16, + 10
+    monkeypatch.setattr(actors, "warm_up", lambda kind, hp: 7.0)
+    loaded, train_s = devnet_run.stretched(plan, 3, 1000)
+    assert train_s == 7.0
+    assert (loaded.deadline_blocks, loaded.reveal_window) == (58, 52)  # 42 blocks of load

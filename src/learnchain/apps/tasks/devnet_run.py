@@ -103,11 +103,21 @@ class Plan:
 
 
 def stretched(plan: Plan, nodes: int, block_interval_ms: int) -> tuple[Plan, float]:
-    """`plan` with its deadline stretched to this machine's measured training speed, and the
-    seconds one warm training took."""
+    """`plan` with its deadline and reveal window stretched to this machine's measured speed,
+    and the seconds one warm training took.
+
+    Both phases end at a fixed height while blocks keep coming at the block interval, however
+    slowly the driver's transactions get in. The commit phase holds the trainings and the
+    commitments; the reveal phase holds the test-set opening and every reveal (one model
+    evaluation each on the nodes). A loaded machine slows both about as much as it slows one
+    training, so each gets twice the nodes' training time in blocks plus a fixed margin (a
+    reveal window of 8-10 blocks let the opening land after the close on a loaded CI machine:
+    the task failed instead of settling).
+    """
     train_s = actors.warm_up(plan.kind, NODE_HP[plan.kind][0])
-    blocks_needed = math.ceil(2 * nodes * train_s * 1000 / block_interval_ms) + 16
-    return replace(plan, deadline_blocks=max(plan.deadline_blocks, blocks_needed)), train_s
+    load_blocks = math.ceil(2 * nodes * train_s * 1000 / block_interval_ms)
+    return replace(plan, deadline_blocks=max(plan.deadline_blocks, load_blocks + 16),
+                   reveal_window=max(plan.reveal_window, load_blocks + 10)), train_s
 
 
 def run(root: Path, *, nodes: int = 3, tasks: int = 2, difficulty: int = 10,
@@ -240,9 +250,16 @@ def _one_task(client: NodeClient, round_no: int, data: Sender, senders: list[Sen
     reveals += [s.send("reveal", c.reveal_args()) for s, c in zip(senders, cands, strict=True)]
     stolen = thief.send("reveal", copy.reveal_args())
     receipts = [_wait_tx(client, h, timeout)["receipt"] for h in [*reveals, stolen]]
+    if not receipts[0]["success"]:
+        raise RuntimeError(f"task {task_id}: the data node's test-set opening was refused "
+                           f"({receipts[0]['error']}); the task will fail, not settle")
     say(f"round {round_no}: task {task_id} revealed; waiting for settlement")
     final = wait_until(lambda: (t := from_json(client.query("tasks", "task", {"task": task_id})))
-                       ["status"] == "settled" and t, timeout, f"task {task_id} settling")
+                       ["status"] in ("settled", "failed", "expired") and t, timeout,
+                       f"task {task_id} settling")
+    if final["status"] != "settled":
+        raise RuntimeError(f"task {task_id} closed as {final['status']!r} instead of settling "
+                           f"(reveal errors: {[r['error'] for r in receipts[1:]]})")
     decoy_status = None
     if decoy_id is not None:
         decoy_status = wait_until(
