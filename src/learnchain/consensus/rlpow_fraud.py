@@ -330,6 +330,11 @@ def apply_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> Verdict:
     engine.convicted.setdefault(proposer, block_hash)
     engine.found_proofs.setdefault(block_hash, proof.to_bytes())
     undone = engine.chain.invalidate(block_hash, f"proven invalid by a fraud proof: {reason}")
+    if engine.shares_learner:  # the accused may be an uncle: its includers fall with it
+        for includer in engine.includers(proof.header):
+            undone += engine.chain.invalidate(
+                includer, f"includes uncle 0x{block_hash.hex()[:16]}, proven invalid by a "
+                f"fraud proof: {reason}")
     return Verdict(block_hash, proposer, reason, new=True, undone=undone)
 
 

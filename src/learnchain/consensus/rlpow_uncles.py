@@ -91,6 +91,7 @@ class UnclesMixin:
     blobs: Any
     env: Any
     _own: set[bytes]
+    proven_invalid: dict[bytes, str]
 
     # ----- plumbing provided by RLPowEngine ---------------------------------------------
     if TYPE_CHECKING:
@@ -100,7 +101,8 @@ class UnclesMixin:
         def _initial_entry(self, proposer: bytes) -> LineageEntry: ...
         def _audit_uncle_training(self, header: BlockHeader, parent: BlockHeader,
                                   gp_rec: BlockRecord, start: LineageEntry,
-                                  transition: dqn.Transition, cp: ConsensusParams) -> None: ...
+                                  transition: dqn.Transition, cp: ConsensusParams,
+                                  signature: bytes | None = None) -> None: ...
         def validate_transition(self, header: BlockHeader, parent_rec: BlockRecord) -> Any: ...
         def validate_mint(self, header: BlockHeader, cp: ConsensusParams) -> None: ...
         def validate_action(self, header: BlockHeader, parent_rec: BlockRecord,
@@ -216,6 +218,9 @@ class UnclesMixin:
             if info is None:
                 uh, sig = self._load_uncle(d)
                 info = self.check_uncle(d, uh, sig, parent, cp)
+            if info.header.hash in self.proven_invalid:  # its cached check predates the proof
+                raise InvalidBlock(f"uncle rejected: a fraud proof showed it invalid "
+                                   f"({self.proven_invalid[info.header.hash]})")
             self._check_relation(info.header, parent, seen)
             out.append(info)
         return out
@@ -238,6 +243,8 @@ class UnclesMixin:
         """One uncle's work, checked as its own block would be (cached by digest)."""
         if cp is None:
             cp = self.chain.consensus_params()
+        if uh.hash in self.proven_invalid:
+            raise InvalidBlock("uncle rejected: a fraud proof showed it invalid")
         if uh.height != parent.height or uh.parent != parent.parent or uh.hash == parent.hash:
             raise InvalidBlock("uncle rejected: it is not a sibling of the parent")
         try:
@@ -266,7 +273,7 @@ class UnclesMixin:
             raise InvalidBlock("uncle rejected: training steps do not reproduce: the proof "
                                "does not end at the committed θ_after")
         if uf["k"] and uh.hash not in self._own:
-            self._audit_uncle_training(uh, parent, gp_rec, start, transition, cp)
+            self._audit_uncle_training(uh, parent, gp_rec, start, transition, cp, sig)
         info = UncleInfo(digest, uh, transition, tuple(uf["after"]))  # type: ignore[arg-type]
         self._uncle_checked[digest] = info
         while len(self._uncle_checked) > UNCLE_CACHE:
@@ -341,6 +348,23 @@ class UnclesMixin:
                 merge.setdefault(d, blob)
         return uncles, merge
 
+    def includers(self, header: BlockHeader) -> list[bytes]:
+        """Stored blocks that list ``header`` as an uncle (children of its siblings): invalid
+        with it when a fraud proof convicts it, though their proposers are not convicted (an
+        includer audits only ``s`` of the uncle's steps and may have missed the bad one)."""
+        out = []
+        for sibling in self.chain.store.children(header.parent):
+            for child in self.chain.store.children(sibling):
+                ch = self.chain.get_header(child)
+                for d in (ch.engine_fields.get("uncles") or []) if ch is not None else []:
+                    data = self.blobs.get(d)
+                    try:
+                        if data is not None and Block.decode(data).header.hash == header.hash:
+                            out.append(child)
+                    except EncodingError:
+                        continue
+        return out
+
     # ----- proposing ------------------------------------------------------------------------
 
     def select_uncles(self, parent: BlockHeader, cp: ConsensusParams) -> list[UncleInfo]:
@@ -383,6 +407,7 @@ class UnclesMixin:
                 except InvalidBlock:
                     continue  # not includable (data missing, another start, or invalid)
             elif (info.header.proposer in seen or info.header.hash == parent.hash
+                  or info.header.hash in self.proven_invalid
                   or info.header.parent != parent.parent or not same_start(info.header, parent)):
                 continue  # checked before, as the uncle of another sibling
             seen.add(info.header.proposer)

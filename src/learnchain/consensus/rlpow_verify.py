@@ -215,16 +215,20 @@ class VerifyMixin:
 
     def _audit_uncle_training(self, header: BlockHeader, parent: BlockHeader,
                               gp_rec: BlockRecord, start: LineageEntry,
-                              transition: dqn.Transition, cp: ConsensusParams) -> None:
+                              transition: dqn.Transition, cp: ConsensusParams,
+                              signature: bytes | None = None) -> None:
         """Audit an uncle on the history it trained on: the parent's, minus the parent's own
-        transition (the last one), plus the uncle's."""
+        transition (the last one), plus the uncle's. With its ``signature``, a failed step
+        yields a fraud proof against the uncle (a block at the parent's height on the
+        grandparent, whose uncles are the parent's: ``rlpow_fraud.block_history``)."""
         buf = self._buffer(None, parent.height, parent)
         n = len(buf)
         own = buf[n - 1]
         buf.truncate(n - 1)
+        block = Block(header, (), signature) if signature is not None else None
         try:
             self._audit(header, self._manifest(header), start, header.engine_fields["k"],
-                        cp, gp_rec.seed, header.proposer, buf, (transition,))
+                        cp, gp_rec.seed, header.proposer, buf, (transition,), block)
         except InvalidBlock as exc:
             raise InvalidBlock(f"uncle rejected: {exc}") from None
         finally:

@@ -66,10 +66,10 @@ def salt_auditing(block_hash: bytes, step: int) -> bytes:
     raise AssertionError("no salt found")
 
 
-def last_step_swap(prover: LocalChain, key) -> Block:
+def last_step_swap(prover: LocalChain, key, step_ms: int = 1000) -> Block:
     """An uncles-design block (merged start, uncles listed) whose last commitment is a
     pre-trained network instead of the K-th step."""
-    block = prover.propose(key)
+    block = prover.propose(key, step_ms)
     assert block.header.engine_fields["uncles"] and block.header.engine_fields["k"] == K
     engine = prover.engine
     m = Manifest.from_bytes(engine.blobs.get(block.header.engine_fields["work"]) or b"")
@@ -163,3 +163,54 @@ def test_a_proof_with_a_tampered_uncle_or_blob_is_refused():
     assert not checker.engine.convicted
     # the untampered proof still holds on that node
     assert apply_fraud_proof(checker.engine, proof).new
+
+
+def test_a_bad_step_in_an_included_uncle_is_proven_and_its_includer_falls_with_it():
+    prover, (finder, lucky, bystander), keys = network(3)
+    winner = prover.propose(keys[0], 1000)
+    honest_loser = prover.propose(keys[1], 0)
+    bad_uncle = last_step_swap(prover, keys[2], 0)
+    prover.chain.add_block(winner)
+    for node in (finder, lucky, bystander):
+        relay(prover, node, winner)
+    prover.engine.offer_uncle(honest_loser)
+    prover.engine.offer_uncle(bad_uncle)
+    prover.engine._own.add(bad_uncle.hash)  # the cheater's node does not audit its own work
+    child = prover.propose(keys[1])
+    assert dqn.params_hash(uncle_blob(bad_uncle)) in child.header.engine_fields["uncles"]
+    finder.engine.audit_salt = salt_auditing(bad_uncle.hash, K - 1)
+    lucky.engine.audit_salt = salt_auditing(bad_uncle.hash, 0)
+
+    relay(prover, lucky, child)  # its audit of the uncle replays step 0, which is honest
+    assert lucky.chain.head_hash == child.hash
+    with pytest.raises(InvalidBlock, match="uncle rejected: training steps do not reproduce"):
+        relay(prover, finder, child)
+    proof = FraudProof.from_bytes(finder.engine.found_proofs[bad_uncle.hash])
+    assert proof.header == bad_uncle.header and proof.step == K - 1
+    assert sorted(proof.uncles) == bad_uncle.header.engine_fields["uncles"]
+
+    # A "proof" against the honest uncle replays it on the history it trained on: refused.
+    m = Manifest.from_bytes(prover.engine.blobs.get(honest_loser.header.engine_fields["work"])
+                            or b"")
+    for step in range(K):
+        blobs = {d: prover.engine.blobs.get(d) or b"" for d in [m.start, *m.steps][step]}
+        lie = FraudProof.for_step(uncle_blob_block(honest_loser), m, step, blobs,
+                                  *prover.engine.fraud_context(honest_loser.header))
+        with pytest.raises(FraudProofError, match="reproduces its commitment"):
+            check_fraud_proof(lucky.engine, lie)
+
+    verdict = apply_fraud_proof(lucky.engine, proof)
+    assert verdict.new and verdict.undone == 1  # the includer, adopted, falls with its uncle
+    assert lucky.chain.head_hash == winner.hash and child.hash in lucky.chain.invalid
+    assert apply_fraud_proof(bystander.engine, proof).new
+    with pytest.raises(InvalidBlock, match="fraud proof showed it invalid"):
+        relay(prover, bystander, child)
+    for node in (finder, lucky, bystander):
+        # the uncle's proposer is convicted; the includer's proposer, whose audit could miss
+        # the step, is not
+        assert node.engine.convicted == {keys[2].address: bad_uncle.hash}
+
+
+def uncle_blob_block(block: Block) -> Block:
+    """What an uncle digest names, as a block: the signed header without transactions."""
+    return Block.decode(uncle_blob(block))
