@@ -92,6 +92,7 @@ class UnclesMixin:
     env: Any
     _own: set[bytes]
     proven_invalid: dict[bytes, str]
+    convicted: dict[bytes, bytes]
 
     # ----- plumbing provided by RLPowEngine ---------------------------------------------
     if TYPE_CHECKING:
@@ -221,6 +222,9 @@ class UnclesMixin:
             if info.header.hash in self.proven_invalid:  # its cached check predates the proof
                 raise InvalidBlock(f"uncle rejected: a fraud proof showed it invalid "
                                    f"({self.proven_invalid[info.header.hash]})")
+            if info.header.proposer in self.convicted:
+                raise InvalidBlock(f"uncle rejected: proposer 0x{info.header.proposer.hex()} "
+                                   "is banned as a miner by a fraud proof")
             self._check_relation(info.header, parent, seen)
             out.append(info)
         return out
@@ -255,6 +259,9 @@ class UnclesMixin:
             raise InvalidBlock("uncle rejected: the signature is not its proposer's")
         if not self.can_propose(uh.proposer, cp):
             raise InvalidBlock(f"uncle rejected: 0x{uh.proposer.hex()} is not an active miner")
+        if uh.proposer in self.convicted:  # as check_governed refuses its blocks
+            raise InvalidBlock(f"uncle rejected: proposer 0x{uh.proposer.hex()} is banned as a "
+                               "miner by a fraud proof")
         self.check_header(uh)
         uf = uh.engine_fields
         if not same_start(uh, parent):
@@ -408,6 +415,7 @@ class UnclesMixin:
                     continue  # not includable (data missing, another start, or invalid)
             elif (info.header.proposer in seen or info.header.hash == parent.hash
                   or info.header.hash in self.proven_invalid
+                  or info.header.proposer in self.convicted
                   or info.header.parent != parent.parent or not same_start(info.header, parent)):
                 continue  # checked before, as the uncle of another sibling
             seen.add(info.header.proposer)

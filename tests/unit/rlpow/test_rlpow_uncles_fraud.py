@@ -116,6 +116,12 @@ def test_a_bad_step_in_an_uncles_block_is_proven_once_and_checked_by_every_node(
     for node in (lucky, bystander):
         with pytest.raises(InvalidBlock, match="banned as a miner: a fraud proof convicted"):
             relay(prover, node, again)
+    # ... and so is a block that includes its work (its losing candidate) as an uncle.
+    other = prover.propose(keys[0])
+    assert keys[1].address in [Block.decode(prover.engine.blobs.get(d) or b"").header.proposer
+                               for d in other.header.engine_fields["uncles"]]
+    with pytest.raises(InvalidBlock, match=r"uncle rejected: proposer .* is banned"):
+        relay(prover, lucky, other)
 
 
 def test_a_proof_against_an_honest_uncles_block_is_refused_as_false():
