@@ -20,6 +20,10 @@ default for comparison). Rationale and rules: ``docs/consensus-rlpow.md`` §8. I
   history: N transitions per height.
 * **Rewards.** Each uncle's proposer is minted ``uncle_reward_ppb`` (default 7/8) of the
   uncle's own mint by the including block (``extra_rewards``).
+* **Fraud proofs.** A failed audit of a block or of an uncle yields a proof carrying the
+  uncles (``fraud_context``); checkers replay the step on the same merged start and history
+  (``rlpow_fraud.block_history``). A proven-invalid uncle takes its includers with it
+  (``includers``) and is refused from then on, as are a convicted key's siblings.
 """
 
 from __future__ import annotations
