@@ -7,12 +7,14 @@ consensus/rlpow_fraud.py (``block_history``) and docs/consensus-rlpow.md §4, §
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 import pytest
 
 from learnchain.consensus.rlpow import Manifest
 from learnchain.consensus.rlpow_fraud import (
+    MAX_PROOF_BYTES,
     FraudProof,
     FraudProofError,
     Unverifiable,
@@ -141,6 +143,12 @@ def test_a_proof_against_an_honest_uncles_block_is_refused_as_false():
                 check_fraud_proof(node.engine, FraudProof.from_bytes(lie.to_bytes()))
     assert verifier.chain.head_hash == honest.hash
     assert not verifier.engine.convicted and not bystander.engine.convicted
+    # merge inputs ride along only while the proof stays under its size bound
+    big = {hashlib.sha256(b).digest(): b for b in (bytes([i]) * 100_000 for i in range(10))}
+    capped = FraudProof.for_step(honest, m, K - 1, blobs, uncles, big)
+    assert len(capped.to_bytes()) <= MAX_PROOF_BYTES
+    assert 0 < len(set(big) & set(capped.blobs)) < len(big)
+    assert FraudProof.from_bytes(capped.to_bytes()) == capped
 
 
 def test_a_proof_with_a_tampered_uncle_or_blob_is_refused():
