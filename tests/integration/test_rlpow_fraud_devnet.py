@@ -62,14 +62,21 @@ def _forge_last_step_swap(datadir, genesis: GenesisConfig) -> tuple[Block, bytes
     chain.add_block(bad)
     assert chain.head_hash == bad.hash
     inputs = {d: engine.blobs.get(d) or b"" for d in steps[-2]}
-    proof = FraudProof.for_step(bad, forged, 3, inputs).to_bytes()
+    context = engine.fraud_context(bad.header) if engine.shares_learner else ({}, {})
+    proof = FraudProof.for_step(bad, forged, 3, inputs, *context).to_bytes()
+    assert sorted(FraudProof.from_bytes(proof).uncles) == list(
+        bad.header.engine_fields.get("uncles", []))
     chain.store.conn.close()
     return bad, proof
 
 
-def test_a_fraud_proof_posted_to_one_node_makes_every_node_reject_the_block(tmp_path):
+@pytest.mark.parametrize("design", ["lineage", "uncles"])
+def test_a_fraud_proof_posted_to_one_node_makes_every_node_reject_the_block(tmp_path, design):
+    """design=uncles: the bad block starts from a merged state and lists uncles; the proof
+    carries them and every node replays the step on the block's merged history."""
     nodes = create_devnet(tmp_path, 3, base_port=free_port_range(3), engine="rlpow",
                           block_interval_ms=300, fast_kdf=True, archive_work=True,
+                          design=design,
                           consensus_params={"K": 4, "audit_steps": 1, "learning_starts": 3})
     genesis = GenesisConfig.load(tmp_path / "genesis.json")
     pids = start_devnet(tmp_path)

@@ -8,7 +8,14 @@ publishes a `FraudProof`:
 * the training manifest (its SHA-256 is the header's ``work``: every step's commitment),
 * the index ``j`` of the bad step: its inputs are commitment ``j`` (θ, Adam state, θ⁻ by
   hash) and the disagreeing commitment is ``j + 1``,
-* optionally the blobs of those inputs, so a checker needs nothing from the accused.
+* optionally the blobs of those inputs, so a checker needs nothing from the accused,
+* design=uncles: the block's uncles (signed headers, each hashing to a digest the header lists)
+  and, when they fit, the uncles' θ_after blobs the merged start is the mean of.
+
+Under the ``uncles`` design the step replays on the history the block trained on: the
+canonical history up to the parent, then the uncles' transitions (replayed from the
+grandparent by ``load_uncles``), then the block's own; the start is the merged shared state
+(``merged_start``), checked against the manifest when its blobs are here or in the proof.
 
 Any node holding the block's parent on its canonical chain checks it by replaying that one
 step (`check_fraud_proof`), the same replay an audit does. If the step does not reproduce,
@@ -27,12 +34,13 @@ also revoke the key's ``miner`` role on chain with the proof as public evidence.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from learnchain.core.crypto import recover_address
 from learnchain.core.encoding import decode, encode
 from learnchain.core.errors import (
+    DataUnavailable,
     EncodingError,
     InvalidBlock,
     InvalidTransaction,
@@ -46,6 +54,10 @@ if TYPE_CHECKING:
 
 PROOF_VERSION = 1
 MAX_PROOF_BYTES = 512 * 1024
+PROOF_KEYS = {"v", "header", "signature", "manifest", "step", "blobs", "uncles"}
+MAX_PROOF_UNCLES = 64
+MERGE_BLOB_BUDGET = MAX_PROOF_BYTES - 64 * 1024
+"""Merge inputs ride along only while the whole proof stays this far under the limit."""
 
 
 class FraudProofError(LearnchainError):
@@ -63,23 +75,38 @@ class FraudProof:
     manifest: bytes
     step: int
     blobs: dict[bytes, bytes] = field(default_factory=dict, repr=False)
+    uncles: dict[bytes, bytes] = field(default_factory=dict, repr=False)
+    """design=uncles: uncle blobs (``uncle_blob``) by digest; each must be listed in the header."""
 
     @property
     def block_hash(self) -> bytes:
         return self.header.hash
 
     @classmethod
-    def for_step(cls, block: Block, manifest: Manifest, j: int,
-                 blobs: dict[bytes, bytes]) -> FraudProof:
-        """The proof of an audit that failed at local step `j` (`blobs`: what it read)."""
+    def for_step(cls, block: Block, manifest: Manifest, j: int, blobs: dict[bytes, bytes],
+                 uncles: dict[bytes, bytes] | None = None,
+                 merge_inputs: dict[bytes, bytes] | None = None) -> FraudProof:
+        """The proof of an audit that failed at local step `j` (`blobs`: what it read);
+        design=uncles: the block's `uncles` blobs and, while they fit, `merge_inputs`."""
         commits = [manifest.start, *manifest.steps]
         inputs = {d: blobs[d] for d in commits[j] if d in blobs}
-        return cls(block.header, block.signature, manifest.to_bytes(), j, inputs)
+        bare = cls(block.header, block.signature, manifest.to_bytes(), j, inputs,
+                   dict(uncles or {}))
+        size, extra = len(bare.to_bytes()), {}
+        for digest, blob in (merge_inputs or {}).items():
+            if digest not in inputs and size + len(blob) + 48 <= MERGE_BLOB_BUDGET:
+                extra[digest] = blob
+                size += len(blob) + 48  # the blob, its digest and the encoding's framing
+        return replace(bare, blobs={**inputs, **extra}) if extra else bare
 
     def to_bytes(self) -> bytes:
-        return encode({"v": PROOF_VERSION, "header": self.header.to_plain(),
-                       "signature": self.signature, "manifest": self.manifest,
-                       "step": self.step, "blobs": [[d, b] for d, b in self.blobs.items()]})
+        plain: dict[str, Any] = {
+            "v": PROOF_VERSION, "header": self.header.to_plain(), "signature": self.signature,
+            "manifest": self.manifest, "step": self.step,
+            "blobs": [[d, b] for d, b in self.blobs.items()]}
+        if self.uncles:  # lineage proofs keep their exact encoding
+            plain["uncles"] = list(self.uncles.values())
+        return encode(plain)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FraudProof:
@@ -90,6 +117,8 @@ class FraudProof:
             plain = decode(data, max_size=MAX_PROOF_BYTES)
             if not isinstance(plain, dict) or plain.get("v") != PROOF_VERSION:
                 raise ValueError("not a version-1 fraud proof")
+            if not set(plain) <= PROOF_KEYS:
+                raise ValueError(f"unknown field(s) {sorted(set(plain) - PROOF_KEYS)}")
             header = BlockHeader.from_plain(plain["header"])
             signature, manifest, step = plain["signature"], plain["manifest"], plain["step"]
             pairs = plain.get("blobs", [])
@@ -105,9 +134,63 @@ class FraudProof:
             for digest, blob in blobs.items():
                 if hashlib.sha256(blob).digest() != digest:
                     raise ValueError(f"blob {digest.hex()[:16]} does not hash to its digest")
+            listed = plain.get("uncles", [])
+            if (not isinstance(listed, list) or len(listed) > MAX_PROOF_UNCLES
+                    or not all(isinstance(b, bytes) for b in listed)):
+                raise ValueError(f"uncles are at most {MAX_PROOF_UNCLES} byte strings")
+            uncles = {hashlib.sha256(b).digest(): b for b in listed}
+            if len(uncles) != len(listed):
+                raise ValueError("an uncle is listed twice")
         except (EncodingError, KeyError, TypeError, ValueError) as exc:
             raise FraudProofError(f"malformed fraud proof: {exc}") from None
-        return cls(header, signature, manifest, step, blobs)
+        return cls(header, signature, manifest, step, blobs, uncles)
+
+
+@dataclass(frozen=True)
+class History:
+    """What the accused block trained on, besides the canonical history up to its parent."""
+
+    steps: int  # the learner's step counter at the start
+    start: tuple[bytes, bytes, bytes] | None  # the start it must commit to (None: unchecked)
+    appended: tuple[dqn.Transition, ...]  # design=uncles: its uncles', then its own
+
+
+def block_history(engine: RLPowEngine, header: BlockHeader, parent: BlockHeader,
+                  outcome: envs.StepOutcome | None = None,
+                  uncle_blobs: dict[bytes, bytes] | None = None,
+                  blobs: dict[bytes, bytes] | None = None) -> History:
+    """The start and the appended transitions of `header` on the canonical history up to
+    `parent` (under the chain lock), as verification derives them: the lineage design's
+    proposer start and own transition, or (design=uncles) the merged start and the uncles'
+    transitions, from the engine's own `load_uncles` / `merged_start`. Raises `InvalidBlock`
+    when the block is invalid on the way and `DataUnavailable` when an uncle is missing."""
+    parent_rec = engine.record(parent.hash)
+    known = engine._records.get(header.hash)
+    if known is not None and known.transition is not None and (
+            known.start is not None or not engine.shares_learner):
+        # a node that adopted the block has replayed its transition (and uncles) already
+        start = known.start or engine.validate_lineage(header, parent_rec)
+        return History(start.steps, tuple(start.triple()), known.transitions())  # type: ignore[arg-type]
+    if outcome is None:
+        outcome = engine.validate_transition(header, parent_rec)
+    own = dqn.Transition.from_outcome(engine.env, parent_rec.state, header.engine_fields["a"],
+                                      outcome)
+    if not engine.shares_learner:
+        start = engine.validate_lineage(header, parent_rec)
+        return History(start.steps, tuple(start.triple()), (own,))  # type: ignore[arg-type]
+    if parent.height == 0 and header.engine_fields.get("uncles"):
+        raise InvalidBlock("uncle rejected: a child of genesis has no uncles")
+    uncles = engine.load_uncles(header, uncle_blobs)
+    seen = {parent.proposer}
+    for info in uncles:
+        engine._check_relation(info.header, parent, seen)
+    appended = (*[u.transition for u in uncles], own)
+    try:
+        merged = engine.merged_start(parent_rec, [u.after for u in uncles], blobs)
+    except DataUnavailable:  # the step replay needs no merged value, only the step counter
+        return History(engine.shared_base(parent_rec).steps, None, appended)
+    start = engine.validate_lineage(header, parent_rec, merged)
+    return History(start.steps, tuple(start.triple()), appended)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -155,18 +238,22 @@ def check_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> str:
     parent = chain.get_header(header.parent)
     if parent is None or chain.store.canonical_hash(parent.height) != parent.hash:
         raise Unverifiable("the accused block's parent is not on this node's canonical chain")
+    listed = set(f.get("uncles") or []) if engine.shares_learner else set()
+    if any(d not in listed for d in proof.uncles):
+        raise FraudProofError("fraud proof: it carries an uncle the accused header does not "
+                              "list (hash ≠ any of its uncle digests)")
     with chain.lock:
         cp = chain._params_for_child_of(parent) or chain.consensus_params()
-        parent_rec = engine.record(parent.hash)
         try:
-            # a node that adopted the block has replayed its transition already
-            known = engine._records.get(header.hash)
-            outcome = None if known is not None else engine.validate_transition(header,
-                                                                               parent_rec)
-            start = engine.validate_lineage(header, parent_rec)
+            history = block_history(engine, header, parent, uncle_blobs=proof.uncles,
+                                    blobs=proof.blobs)
+        except DataUnavailable as exc:
+            raise Unverifiable(f"the accused block's uncles cannot be replayed here: {exc}"
+                               ) from None
         except InvalidBlock as exc:
             return str(exc)
-        if manifest.start != tuple(start.triple()) or manifest.step0 != start.steps:
+        if manifest.step0 != history.steps or (history.start is not None
+                                                and manifest.start != history.start):
             return "training lineage broken: the proof does not start at the committed state"
         try:
             judged = engine.platforms.platform_for(header.proposer, manifest.compute,
@@ -174,7 +261,7 @@ def check_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> str:
         except InvalidBlock as exc:
             return str(exc)
         disagreement = replay_steps(engine, header, parent, manifest, judged, [proof.step],
-                                    proof.blobs, cp, outcome)
+                                    proof.blobs, cp, history=history)
     if disagreement is not None:
         return disagreement
     raise FraudProofError(f"fraud proof: step {manifest.step0 + proof.step} reproduces its "
@@ -184,23 +271,17 @@ def check_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> str:
 def replay_steps(engine: RLPowEngine, header: BlockHeader, parent: BlockHeader,
                  manifest: Manifest, judged: dqn.ComputeSettings, steps: list[int],
                  blobs: dict[bytes, bytes], cp: Any,
-                 outcome: envs.StepOutcome | None = None) -> str | None:
+                 outcome: envs.StepOutcome | None = None, *,
+                 history: History | None = None) -> str | None:
     """Replay local `steps` of `header`'s proof on the canonical history up to `parent`
-    (under the chain lock); the first disagreement's description, or None if all reproduce.
+    (under the chain lock) plus what the block appends (`history`, derived if not given);
+    the first disagreement's description, or None if all reproduce.
     One step is a fraud-proof check; every step is a full-replay verification."""
     from learnchain.consensus.rlpow import training_seed
 
-    f = header.engine_fields
     parent_rec = engine.record(parent.hash)
-    known = engine._records.get(header.hash)
-    if known is not None and known.transition is not None:
-        transition = known.transition
-    else:
-        if outcome is None:
-            outcome = engine.validate_transition(header, parent_rec)
-        transition = dqn.Transition.from_outcome(engine.env, parent_rec.state, f["a"],
-                                                 outcome)
-    start = engine.validate_lineage(header, parent_rec)
+    if history is None:
+        history = block_history(engine, header, parent, outcome, blobs=blobs)
     foreign = judged != engine.compute
     commits = [manifest.start, *manifest.steps]
     wanted: list[bytes] = []
@@ -215,15 +296,16 @@ def replay_steps(engine: RLPowEngine, header: BlockHeader, parent: BlockHeader,
         have[digest] = blob
     owner = header.proposer
     buf = engine._buffer(owner, parent.height, parent)
+    steps0 = history.steps
     settings = dqn.TrainingSettings(judged, engine.hyper, engine.spec, len(manifest.steps),
-                                    int(cp.params["C"]), start.steps,
+                                    int(cp.params["C"]), steps0,
                                     training_seed(parent_rec.seed, owner, header.tx_root),
-                                    len(buf) + 1)
+                                    len(buf) + len(history.appended))
     training = dqn.TrainingProof(
-        settings, dqn.StepCommit(start.steps - 1, *manifest.start),
-        [dqn.StepCommit(start.steps + i, *c) for i, c in enumerate(manifest.steps)], have)
+        settings, dqn.StepCommit(steps0 - 1, *manifest.start),
+        [dqn.StepCommit(steps0 + i, *c) for i, c in enumerate(manifest.steps)], have)
     n = len(buf)
-    buf.append(transition)
+    buf.extend(history.appended)
     try:
         for j in steps:
             dqn.verify_step(training, j, buf, engine.hyper,
@@ -248,6 +330,11 @@ def apply_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> Verdict:
     engine.convicted.setdefault(proposer, block_hash)
     engine.found_proofs.setdefault(block_hash, proof.to_bytes())
     undone = engine.chain.invalidate(block_hash, f"proven invalid by a fraud proof: {reason}")
+    if engine.shares_learner:  # the accused may be an uncle: its includers fall with it
+        for includer in engine.includers(proof.header):
+            undone += engine.chain.invalidate(
+                includer, f"includes uncle 0x{block_hash.hex()[:16]}, proven invalid by a "
+                f"fraud proof: {reason}")
     return Verdict(block_hash, proposer, reason, new=True, undone=undone)
 
 

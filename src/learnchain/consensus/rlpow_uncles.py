@@ -20,6 +20,10 @@ default for comparison). Rationale and rules: ``docs/consensus-rlpow.md`` §8. I
   history: N transitions per height.
 * **Rewards.** Each uncle's proposer is minted ``uncle_reward_ppb`` (default 7/8) of the
   uncle's own mint by the including block (``extra_rewards``).
+* **Fraud proofs.** A failed audit of a block or of an uncle yields a proof carrying the
+  uncles (``fraud_context``); checkers replay the step on the same merged start and history
+  (``rlpow_fraud.block_history``). A proven-invalid uncle takes its includers with it
+  (``includers``) and is refused from then on, as are a convicted key's siblings.
 """
 
 from __future__ import annotations
@@ -91,6 +95,8 @@ class UnclesMixin:
     blobs: Any
     env: Any
     _own: set[bytes]
+    proven_invalid: dict[bytes, str]
+    convicted: dict[bytes, bytes]
 
     # ----- plumbing provided by RLPowEngine ---------------------------------------------
     if TYPE_CHECKING:
@@ -100,7 +106,8 @@ class UnclesMixin:
         def _initial_entry(self, proposer: bytes) -> LineageEntry: ...
         def _audit_uncle_training(self, header: BlockHeader, parent: BlockHeader,
                                   gp_rec: BlockRecord, start: LineageEntry,
-                                  transition: dqn.Transition, cp: ConsensusParams) -> None: ...
+                                  transition: dqn.Transition, cp: ConsensusParams,
+                                  signature: bytes | None = None) -> None: ...
         def validate_transition(self, header: BlockHeader, parent_rec: BlockRecord) -> Any: ...
         def validate_mint(self, header: BlockHeader, cp: ConsensusParams) -> None: ...
         def validate_action(self, header: BlockHeader, parent_rec: BlockRecord,
@@ -129,20 +136,27 @@ class UnclesMixin:
 
     # ----- the merged start ---------------------------------------------------------------
 
-    def merged_start(self, parent_rec: BlockRecord, afters: list[tuple[bytes, bytes, bytes]]
-                     ) -> LineageEntry:
+    def shared_base(self, parent_rec: BlockRecord) -> LineageEntry:
+        """The shared learner after the parent: its θ_after and the shared step counter (what
+        a child's start is merged from; reads no blob)."""
+        return parent_rec.lineage.get(SHARED) or self._initial_entry(SHARED)
+
+    def merged_start(self, parent_rec: BlockRecord, afters: list[tuple[bytes, bytes, bytes]],
+                     extra: dict[bytes, bytes] | None = None) -> LineageEntry:
         """Where a block (and its uncles-to-be) starts: mean of the parent's θ_after and the
-        included uncles' θ_after, with the shared step counter of the parent."""
-        base = parent_rec.lineage.get(SHARED) or self._initial_entry(SHARED)
+        included uncles' θ_after, with the shared step counter of the parent. ``extra``:
+        hash-checked blobs from elsewhere (a fraud proof) read before the store."""
+        base = self.shared_base(parent_rec)
         if not afters:
             return base
         key = (*base.triple(), *[d for a in afters for d in a])
         cached = self._merges.get(key)
         if cached is not None:
             return cached
+        extra = extra or {}
         states = []
         for triple in (tuple(base.triple()), *afters):
-            blobs = [self.blobs.get(d) for d in triple]
+            blobs = [extra.get(d) or self.blobs.get(d) for d in triple]
             if any(b is None for b in blobs):
                 missing = tuple(d for d, b in zip(triple, blobs, strict=True) if b is None)
                 from learnchain.core.errors import DataUnavailable
@@ -174,10 +188,11 @@ class UnclesMixin:
 
     # ----- checking -------------------------------------------------------------------------
 
-    def _load_uncle(self, digest: bytes) -> tuple[BlockHeader, bytes]:
+    def _load_uncle(self, digest: bytes, extra: dict[bytes, bytes] | None = None
+                    ) -> tuple[BlockHeader, bytes]:
         from learnchain.core.errors import DataUnavailable
 
-        data = self.blobs.get(digest)
+        data = (extra or {}).get(digest) or self.blobs.get(digest)
         if data is None:
             raise DataUnavailable(f"parameters unavailable: uncle {cid_of_digest(digest)} is "
                                   "not in the content store", (digest,))
@@ -208,22 +223,36 @@ class UnclesMixin:
             if info is None:
                 uh, sig = self._load_uncle(d)
                 info = self.check_uncle(d, uh, sig, parent, cp)
-            if info.header.proposer in seen:
+            if info.header.hash in self.proven_invalid:  # its cached check predates the proof
+                raise InvalidBlock(f"uncle rejected: a fraud proof showed it invalid "
+                                   f"({self.proven_invalid[info.header.hash]})")
+            if info.header.proposer in self.convicted:
                 raise InvalidBlock(f"uncle rejected: proposer 0x{info.header.proposer.hex()} "
-                                   "already has work at this height in this block")
-            if info.header.parent != parent.parent or info.header.hash == parent.hash:
-                raise InvalidBlock("uncle rejected: it is not a sibling of the parent")
-            if not same_start(info.header, parent):  # a cached check was for another sibling
-                raise InvalidBlock(NOT_SAME_START)
-            seen.add(info.header.proposer)
+                                   "is banned as a miner by a fraud proof")
+            self._check_relation(info.header, parent, seen)
             out.append(info)
         return out
+
+    @staticmethod
+    def _check_relation(uh: BlockHeader, parent: BlockHeader, seen: set[bytes]) -> None:
+        """An uncle, checked or not, must be a sibling of ``parent`` that started from its
+        learner state, by a proposer not yet in ``seen`` (which it joins)."""
+        if uh.proposer in seen:
+            raise InvalidBlock(f"uncle rejected: proposer 0x{uh.proposer.hex()} "
+                               "already has work at this height in this block")
+        if uh.parent != parent.parent or uh.height != parent.height or uh.hash == parent.hash:
+            raise InvalidBlock("uncle rejected: it is not a sibling of the parent")
+        if not same_start(uh, parent):  # a cached check was for another sibling
+            raise InvalidBlock(NOT_SAME_START)
+        seen.add(uh.proposer)
 
     def check_uncle(self, digest: bytes, uh: BlockHeader, sig: bytes, parent: BlockHeader,
                     cp: ConsensusParams | None) -> UncleInfo:
         """One uncle's work, checked as its own block would be (cached by digest)."""
         if cp is None:
             cp = self.chain.consensus_params()
+        if uh.hash in self.proven_invalid:
+            raise InvalidBlock("uncle rejected: a fraud proof showed it invalid")
         if uh.height != parent.height or uh.parent != parent.parent or uh.hash == parent.hash:
             raise InvalidBlock("uncle rejected: it is not a sibling of the parent")
         try:
@@ -234,6 +263,9 @@ class UnclesMixin:
             raise InvalidBlock("uncle rejected: the signature is not its proposer's")
         if not self.can_propose(uh.proposer, cp):
             raise InvalidBlock(f"uncle rejected: 0x{uh.proposer.hex()} is not an active miner")
+        if uh.proposer in self.convicted:  # as check_governed refuses its blocks
+            raise InvalidBlock(f"uncle rejected: proposer 0x{uh.proposer.hex()} is banned as a "
+                               "miner by a fraud proof")
         self.check_header(uh)
         uf = uh.engine_fields
         if not same_start(uh, parent):
@@ -252,22 +284,24 @@ class UnclesMixin:
             raise InvalidBlock("uncle rejected: training steps do not reproduce: the proof "
                                "does not end at the committed θ_after")
         if uf["k"] and uh.hash not in self._own:
-            self._audit_uncle_training(uh, parent, gp_rec, start, transition, cp)
+            self._audit_uncle_training(uh, parent, gp_rec, start, transition, cp, sig)
         info = UncleInfo(digest, uh, transition, tuple(uf["after"]))  # type: ignore[arg-type]
         self._uncle_checked[digest] = info
         while len(self._uncle_checked) > UNCLE_CACHE:
             self._uncle_checked.popitem(last=False)
         return info
 
-    def load_uncles(self, header: BlockHeader) -> list[UncleInfo]:
+    def load_uncles(self, header: BlockHeader, extra: dict[bytes, bytes] | None = None
+                    ) -> list[UncleInfo]:
         """The uncles of a stored block that was verified before (a restart rebuilding its
-        records): checked ones from the cache, others loaded and their transitions replayed
-        from the grandparent's state, without re-auditing their training."""
+        records), or of a block accused by a fraud proof (``extra``: the uncle blobs the proof
+        carries, hash-checked): checked ones from the cache, others loaded and their
+        transitions replayed from the grandparent's state, without re-auditing their training."""
         out = []
         for d in header.engine_fields.get("uncles") or []:
             info = self._uncle_checked.get(d)
             if info is None:
-                uh, _ = self._load_uncle(d)
+                uh, _ = self._load_uncle(d, extra)
                 gp_rec = self.record(uh.parent)
                 outcome = self.validate_transition(uh, gp_rec)
                 tr = dqn.Transition.from_outcome(self.env, gp_rec.state, uh.engine_fields["a"],
@@ -294,6 +328,52 @@ class UnclesMixin:
                 out.append(work)
             if isinstance(after, list):
                 out.extend(a for a in after if isinstance(a, bytes))
+        return out
+
+    def fraud_context(self, header: BlockHeader) -> tuple[dict[bytes, bytes],
+                                                          dict[bytes, bytes]]:
+        """What a fraud proof against a block of this design carries besides the bad step's
+        inputs: the uncle blobs it lists (a checker replays their transitions) and the blobs
+        its merged start is the mean of, the uncles' θ_after first (a checker holding the
+        parent holds the parent's)."""
+        uncles: dict[bytes, bytes] = {}
+        afters: list[bytes] = []
+        for d in header.engine_fields.get("uncles") or []:
+            data = self.blobs.get(d)
+            if data is None:
+                continue
+            uncles[d] = data
+            try:
+                after = Block.decode(data).header.engine_fields.get("after")
+            except EncodingError:
+                continue
+            if isinstance(after, list):
+                afters.extend(a for a in after if isinstance(a, bytes))
+        parent = self.chain.get_header(header.parent)
+        if parent is not None and parent.height > 0:
+            afters.extend(parent.engine_fields["after"])
+        merge: dict[bytes, bytes] = {}
+        for d in afters:
+            blob = self.blobs.get(d)
+            if blob is not None:
+                merge.setdefault(d, blob)
+        return uncles, merge
+
+    def includers(self, header: BlockHeader) -> list[bytes]:
+        """Stored blocks that list ``header`` as an uncle (children of its siblings): invalid
+        with it when a fraud proof convicts it, though their proposers are not convicted (an
+        includer audits only ``s`` of the uncle's steps and may have missed the bad one)."""
+        out = []
+        for sibling in self.chain.store.children(header.parent):
+            for child in self.chain.store.children(sibling):
+                ch = self.chain.get_header(child)
+                for d in (ch.engine_fields.get("uncles") or []) if ch is not None else []:
+                    data = self.blobs.get(d)
+                    try:
+                        if data is not None and Block.decode(data).header.hash == header.hash:
+                            out.append(child)
+                    except EncodingError:
+                        continue
         return out
 
     # ----- proposing ------------------------------------------------------------------------
@@ -338,6 +418,8 @@ class UnclesMixin:
                 except InvalidBlock:
                     continue  # not includable (data missing, another start, or invalid)
             elif (info.header.proposer in seen or info.header.hash == parent.hash
+                  or info.header.hash in self.proven_invalid
+                  or info.header.proposer in self.convicted
                   or info.header.parent != parent.parent or not same_start(info.header, parent)):
                 continue  # checked before, as the uncle of another sibling
             seen.add(info.header.proposer)

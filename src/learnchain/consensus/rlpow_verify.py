@@ -73,6 +73,8 @@ class VerifyMixin:
         def merged_start(self, parent_rec: BlockRecord, afters: list[tuple[bytes, bytes, bytes]]
                          ) -> LineageEntry: ...
         def uncle_blob_digests(self, header: BlockHeader) -> list[bytes]: ...
+        def fraud_context(self, header: BlockHeader) -> tuple[dict[bytes, bytes],
+                                                              dict[bytes, bytes]]: ...
 
     def _convict_by_audit(self, block: Block, manifest: Manifest, j: int,
                           blobs: dict[bytes, bytes]) -> None:
@@ -80,7 +82,9 @@ class VerifyMixin:
         publish, and ban the proposer here (consensus/rlpow_fraud.py)."""
         from learnchain.consensus import rlpow_fraud
 
-        proof = rlpow_fraud.FraudProof.for_step(block, manifest, j, blobs)
+        uncles, merge = (self.fraud_context(block.header) if self.shares_learner
+                         else ({}, {}))
+        proof = rlpow_fraud.FraudProof.for_step(block, manifest, j, blobs, uncles, merge)
         self.found_proofs[block.hash] = proof.to_bytes()
         while len(self.found_proofs) > 64:
             self.found_proofs.popitem(last=False)
@@ -211,16 +215,20 @@ class VerifyMixin:
 
     def _audit_uncle_training(self, header: BlockHeader, parent: BlockHeader,
                               gp_rec: BlockRecord, start: LineageEntry,
-                              transition: dqn.Transition, cp: ConsensusParams) -> None:
+                              transition: dqn.Transition, cp: ConsensusParams,
+                              signature: bytes | None = None) -> None:
         """Audit an uncle on the history it trained on: the parent's, minus the parent's own
-        transition (the last one), plus the uncle's."""
+        transition (the last one), plus the uncle's. With its ``signature``, a failed step
+        yields a fraud proof against the uncle (a block at the parent's height on the
+        grandparent, whose uncles are the parent's: ``rlpow_fraud.block_history``)."""
         buf = self._buffer(None, parent.height, parent)
         n = len(buf)
         own = buf[n - 1]
         buf.truncate(n - 1)
+        block = Block(header, (), signature) if signature is not None else None
         try:
             self._audit(header, self._manifest(header), start, header.engine_fields["k"],
-                        cp, gp_rec.seed, header.proposer, buf, (transition,))
+                        cp, gp_rec.seed, header.proposer, buf, (transition,), block)
         except InvalidBlock as exc:
             raise InvalidBlock(f"uncle rejected: {exc}") from None
         finally:
@@ -231,8 +239,8 @@ class VerifyMixin:
                appended: tuple[dqn.Transition, ...], block: Block | None = None) -> None:
         """Replay this node's audit sample of a proof on ``buf`` + ``appended`` (restored).
 
-        A failed step of ``block`` yields a fraud proof; the proof format replays the lineage
-        design's history, so uncles and blocks of the uncles design are refused without one.
+        A failed step of ``block`` yields a fraud proof (both designs: under ``uncles`` it
+        carries the uncles, whose transitions precede the block's own in ``appended``).
         """
         chosen, digests = self.audit_plan(header.hash, manifest, int(cp.params["audit_steps"]))
         if not chosen:
@@ -264,7 +272,7 @@ class VerifyMixin:
                     distances.append(dqn.verify_step(
                         proof, j, buf, self.hyper, threshold=self.threshold if foreign else None))
                 except dqn.VerificationError as exc:
-                    if block is not None and not self.shares_learner:
+                    if block is not None:
                         self._convict_by_audit(block, manifest, j, needed)
                     raise InvalidBlock(f"training steps do not reproduce: {exc}") from None
         finally:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from learnchain.consensus.rlpow_fraud import FraudProof, FraudProofError
 from learnchain.consensus.rlpow_rules import DriftLedger, PlatformRegistry, validate_pace
+from learnchain.core.encoding import decode
 from learnchain.core.errors import ConfigError, InvalidBlock
 from learnchain.core.types import BlockHeader
 from learnchain.ml import dqn
@@ -77,12 +78,15 @@ digests = st.binary(min_size=32, max_size=32)
 @settings(max_examples=40, deadline=None)
 @given(step=st.integers(0, 4095), blobs=st.lists(st.binary(max_size=64), max_size=3),
        manifest=st.binary(max_size=200), sig=st.binary(min_size=65, max_size=65),
-       ts=st.integers(0, 2**40), height=st.integers(1, 2**40))
-def test_fraud_proof_encoding_round_trips(step, blobs, manifest, sig, ts, height):
+       ts=st.integers(0, 2**40), height=st.integers(1, 2**40),
+       uncles=st.lists(st.binary(max_size=64), max_size=3, unique=True))
+def test_fraud_proof_encoding_round_trips(step, blobs, manifest, sig, ts, height, uncles):
     by_digest = {hashlib.sha256(b).digest(): b for b in blobs}
-    proof = FraudProof(header(height, ts, A), sig, manifest, step, by_digest)
+    uncle_blobs = {hashlib.sha256(b).digest(): b for b in uncles}  # design=uncles only
+    proof = FraudProof(header(height, ts, A), sig, manifest, step, by_digest, uncle_blobs)
     again = FraudProof.from_bytes(proof.to_bytes())
     assert again == proof and again.block_hash == proof.block_hash
+    assert ("uncles" in decode(proof.to_bytes())) == bool(uncles)  # lineage: encoding as before
 
 
 @settings(max_examples=60, deadline=None)
