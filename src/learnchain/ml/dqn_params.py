@@ -73,7 +73,7 @@ class ComputeSettings:
     @classmethod
     def current(cls) -> ComputeSettings:
         return cls(
-            torch_version=torch.__version__,
+            torch_version=str(torch.__version__),  # a plain str: TorchVersion compares slowly
             numpy_version=np.__version__,
             cpu_capability=str(torch.backends.cpu.get_cpu_capability()),
             num_threads=torch.get_num_threads(),
