@@ -42,7 +42,7 @@ _add("rlpow-tamper", "Tampering with S, A or R of a stored block", "000",
      "sim/rlpow_experiments.py", "rlpow:tamper", "12 blocks, j ∈ {1, 11}",
      "40 blocks, j ∈ {1, 10, 25, 39}")
 _add("rlpow-attack", "Private forks by a share α of the proposers", "000",
-     "sim/rlpow_experiments.py", "rlpow:attack", "α ∈ {0.1, 0.5}, 40 trials",
+     "sim/rlpow_attack.py", "rlpow:attack", "α ∈ {0.1, 0.5}, 40 trials",
      "α ∈ {0.1, 0.3, 0.5}, 500 trials")
 _add("rlpow-verify-cost", "Verifier time / proposer time per block", "000",
      "sim/rlpow_experiments.py", "rlpow:verify_cost", "K = 8, 3 blocks", "K ∈ {8, 32}, 12 blocks")
