@@ -56,10 +56,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         k = load.index(min(load))
         slices[k].append(item)
         load[k] += _expected_seconds(item)
-    rest = iter([i for i in items if not _expected_seconds(i)])
-    remaining = len(items)
+    rest = [i for i in items if not _expected_seconds(i)]
+    taken, remaining = 0, len(items)
     for k, part in enumerate(slices):  # the same slice lengths worksteal cuts
         size = remaining // (SLICES - k)
         remaining -= size
-        part.extend(next(rest) for _ in range(max(0, size - len(part))))
-    items[:] = [item for part in slices for item in part] + list(rest)
+        fill = rest[taken:taken + max(0, size - len(part))]  # a small selection runs out
+        part.extend(fill)
+        taken += len(fill)
+    items[:] = [item for part in slices for item in part] + rest[taken:]
