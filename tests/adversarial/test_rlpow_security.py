@@ -24,7 +24,8 @@ from learnchain.consensus.rlpow_fraud import (
 from learnchain.core.crypto import PrivateKey, to_checksum_address
 from learnchain.core.errors import FutureBlock, InvalidBlock
 from learnchain.core.types import Block, Transaction
-from learnchain.ml import coins, dqn
+from learnchain.ml import dqn
+from learnchain.sim.rlpow_chains import audit_salt_for, swap_last_step
 from learnchain.sim.rlpow_experiments import LocalChain, keys_for, local_chain, rlpow_genesis
 from learnchain.testing import ManualClock
 
@@ -217,23 +218,12 @@ def test_rewriting_a_published_block_reusing_its_training_is_refused():
 
 
 def _salt_auditing(block_hash: bytes, step: int) -> bytes:
-    for i in range(10_000):
-        salt = f"salt-{i}".encode()
-        if dqn.steps_to_check(coins.hash_parts(b"rlpow/audit", block_hash, salt), K, 1) == [step]:
-            return salt
-    raise AssertionError("no salt found")
+    return audit_salt_for(block_hash, K, step)
 
 
 def _last_step_swap(prover: LocalChain, key: PrivateKey) -> Block:
     """K steps honestly, then the last commitment replaced by a pre-trained network."""
-    block = prover.propose(key)
-    engine = prover.engine
-    m = Manifest.from_bytes(engine.blobs.get(block.header.engine_fields["work"]) or b"")
-    pretrained = engine.blobs.put(dqn.init_params(engine.spec, b"pre-trained elsewhere"))
-    steps = list(m.steps)
-    steps[-1] = (pretrained, steps[-1][1], steps[-1][2])
-    work = engine.blobs.put(Manifest(m.step0, m.start, tuple(steps), m.compute).to_bytes())
-    return resign(block, key, after=list(steps[-1]), work=work)
+    return swap_last_step(prover.engine, prover.propose(key), key)
 
 
 def test_last_step_swap_is_caught_by_one_audit_and_then_by_every_node():

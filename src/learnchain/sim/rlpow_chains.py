@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from learnchain.core.chain import Chain
 from learnchain.core.crypto import PrivateKey, to_checksum_address
 from learnchain.core.genesis import GenesisConfig
 from learnchain.core.types import Block
+from learnchain.experiments.fanout import fan_out
 from learnchain.node import open_chain
 from learnchain.testing import GENESIS_MS, ManualClock
 
@@ -30,23 +30,9 @@ Progress = Callable[[int, int], None]
 
 def map_jobs(fn: Callable[[Any], Any], jobs: list[Any], workers: int,
              progress: Progress | None = None) -> list[Any]:
-    """``[fn(j) for j in jobs]``, over ``workers`` processes, reporting (done, total)."""
-    total = len(jobs)
-    if progress is not None:
-        progress(0, total)
-    if workers <= 1:
-        results = []
-        for job in jobs:
-            results.append(fn(job))
-            if progress is not None:
-                progress(len(results), total)
-        return results
-    with ProcessPoolExecutor(workers) as pool:
-        futures = [pool.submit(fn, job) for job in jobs]
-        for done, _ in enumerate(as_completed(futures), 1):
-            if progress is not None:
-                progress(done, total)
-        return [f.result() for f in futures]
+    """``[fn(j) for j in jobs]`` over ``workers`` local processes: the experiments layer's
+    `fan_out`, under the name the rlpow experiments call it by."""
+    return fan_out(fn, jobs, workers=workers, progress=progress)
 
 
 def keys_for(n: int, prefix: str = "rlpow-node") -> list[PrivateKey]:
@@ -133,3 +119,36 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+# ----- forgeries the attack tests and benchmarks share --------------------------------------
+
+
+def audit_salt_for(block_hash: bytes, k: int, step: int) -> bytes:
+    """A verifier salt whose one-step audit (s = 1) of `block_hash` replays local `step`: lets
+    a test choose which verifier catches a bad step and which misses it."""
+    from learnchain.ml import coins, dqn
+
+    for i in range(10_000):
+        salt = f"salt-{i}".encode()
+        if dqn.steps_to_check(coins.hash_parts(b"rlpow/audit", block_hash, salt), k, 1) == [step]:
+            return salt
+    raise AssertionError(f"no salt among 10,000 audits step {step} of {k}")
+
+
+def swap_last_step(engine: RLPowEngine, block: Block, key: PrivateKey) -> Block:
+    """`block` re-signed with its last training commitment replaced by a network trained
+    elsewhere (the last-step-swap forgery): every step but the last replays honestly."""
+    from dataclasses import replace
+
+    from learnchain.consensus.rlpow import Manifest
+    from learnchain.ml import dqn
+
+    fields = block.header.engine_fields
+    m = Manifest.from_bytes(engine.blobs.get(fields["work"]) or b"")
+    pretrained = engine.blobs.put(dqn.init_params(engine.spec, b"pre-trained elsewhere"))
+    steps = [*m.steps[:-1], (pretrained, *m.steps[-1][1:])]
+    work = engine.blobs.put(Manifest(m.step0, m.start, tuple(steps), m.compute).to_bytes())
+    header = replace(block.header, engine_fields={**fields, "after": list(steps[-1]),
+                                                  "work": work})
+    return Block(header, block.transactions).signed(key)

@@ -25,7 +25,8 @@ from learnchain.consensus.rlpow_uncles import uncle_blob
 from learnchain.core.encoding import decode, encode
 from learnchain.core.errors import InvalidBlock
 from learnchain.core.types import Block
-from learnchain.ml import coins, dqn
+from learnchain.ml import dqn
+from learnchain.sim.rlpow_chains import audit_salt_for, swap_last_step
 from learnchain.sim.rlpow_experiments import LocalChain, keys_for, local_chain, rlpow_genesis
 from learnchain.testing import ManualClock
 
@@ -61,11 +62,7 @@ def network(n_others: int, heights: int = 3) -> tuple[LocalChain, list[LocalChai
 
 
 def salt_auditing(block_hash: bytes, step: int) -> bytes:
-    for i in range(10_000):
-        salt = f"salt-{i}".encode()
-        if dqn.steps_to_check(coins.hash_parts(b"rlpow/audit", block_hash, salt), K, 1) == [step]:
-            return salt
-    raise AssertionError("no salt found")
+    return audit_salt_for(block_hash, K, step)
 
 
 def last_step_swap(prover: LocalChain, key, step_ms: int = 1000) -> Block:
@@ -73,15 +70,7 @@ def last_step_swap(prover: LocalChain, key, step_ms: int = 1000) -> Block:
     pre-trained network instead of the K-th step."""
     block = prover.propose(key, step_ms)
     assert block.header.engine_fields["uncles"] and block.header.engine_fields["k"] == K
-    engine = prover.engine
-    m = Manifest.from_bytes(engine.blobs.get(block.header.engine_fields["work"]) or b"")
-    pretrained = engine.blobs.put(dqn.init_params(engine.spec, b"pre-trained elsewhere"))
-    steps = list(m.steps)
-    steps[-1] = (pretrained, *steps[-1][1:])
-    work = engine.blobs.put(Manifest(m.step0, m.start, tuple(steps), m.compute).to_bytes())
-    header = replace(block.header, engine_fields={**block.header.engine_fields,
-                                                  "after": list(steps[-1]), "work": work})
-    return Block(header, block.transactions).signed(key)
+    return swap_last_step(prover.engine, block, key)
 
 
 def test_a_bad_step_in_an_uncles_block_is_proven_once_and_checked_by_every_node():
