@@ -235,8 +235,14 @@ def check_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> str:
     if not 0 <= proof.step < len(manifest.steps):
         raise FraudProofError(f"fraud proof: step {proof.step} is not among the block's "
                               f"{len(manifest.steps)} steps")
-    parent = chain.get_header(header.parent)
-    if parent is None or chain.store.canonical_hash(parent.height) != parent.hash:
+    head = chain.head
+    if head.hash == header.parent:  # the usual case: fraud in the newest block
+        parent: BlockHeader | None = head
+    else:
+        parent = chain.get_header(header.parent)
+        if parent is not None and chain.store.canonical_hash(parent.height) != parent.hash:
+            parent = None
+    if parent is None:
         raise Unverifiable("the accused block's parent is not on this node's canonical chain")
     listed = set(f.get("uncles") or []) if engine.shares_learner else set()
     if any(d not in listed for d in proof.uncles):
@@ -301,9 +307,8 @@ def replay_steps(engine: RLPowEngine, header: BlockHeader, parent: BlockHeader,
                                     int(cp.params["C"]), steps0,
                                     training_seed(parent_rec.seed, owner, header.tx_root),
                                     len(buf) + len(history.appended))
-    training = dqn.TrainingProof(
-        settings, dqn.StepCommit(steps0 - 1, *manifest.start),
-        [dqn.StepCommit(steps0 + i, *c) for i, c in enumerate(manifest.steps)], have)
+    training = dqn.TrainingProof(settings, dqn.StepCommit(steps0 - 1, *manifest.start),
+                                 manifest.step_commits(steps0), have)
     n = len(buf)
     buf.extend(history.appended)
     try:

@@ -3,8 +3,9 @@ buffers of a branch, and the training manifest (the proof's per-step commitments
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from learnchain.consensus.rlpow_params import FORMAT_VERSION
 from learnchain.core.encoding import decode, encode
@@ -103,12 +104,41 @@ class Manifest:
     def final(self) -> tuple[bytes, bytes, bytes]:
         return self.steps[-1] if self.steps else self.start
 
+    def step_commits(self, steps0: int) -> Sequence[dqn.StepCommit]:
+        """The steps as commits of global steps ``steps0 ..``, made on access (an audit or a
+        fraud check reads one or two of K)."""
+        return _Commits(steps0, self.steps)
+
+
+class _Commits(Sequence[dqn.StepCommit]):
+    """A manifest's step commits as a sequence, each made when read."""
+
+    def __init__(self, steps0: int, triples: tuple[tuple[bytes, bytes, bytes], ...]) -> None:
+        self._steps0, self._triples = steps0, triples
+
+    def __len__(self) -> int:
+        return len(self._triples)
+
+    @overload
+    def __getitem__(self, j: int) -> dqn.StepCommit: ...
+    @overload
+    def __getitem__(self, j: slice) -> Sequence[dqn.StepCommit]: ...
+    def __getitem__(self, j: int | slice) -> dqn.StepCommit | Sequence[dqn.StepCommit]:
+        if isinstance(j, slice):
+            return [self[i] for i in range(*j.indices(len(self)))]
+        if j < 0:
+            j += len(self._triples)
+        return dqn.StepCommit(self._steps0 + j, *self._triples[j])
+
 
 def _triple(value: Any) -> tuple[bytes, bytes, bytes]:
-    if (not isinstance(value, list) or len(value) != 3
-            or not all(isinstance(v, bytes) and len(v) == 32 for v in value)):
-        raise ValueError("a commit is a list of three 32-byte digests")
-    return value[0], value[1], value[2]
+    # unrolled: a K = 64 manifest has 65 of these, and fraud checks decode manifests
+    if type(value) is list and len(value) == 3:
+        a, b, c = value
+        if (type(a) is bytes and type(b) is bytes and type(c) is bytes
+                and len(a) == 32 and len(b) == 32 and len(c) == 32):
+            return a, b, c
+    raise ValueError("a commit is a list of three 32-byte digests")
 
 
 def _is_int(v: Any) -> bool:

@@ -262,7 +262,7 @@ class VerifyMixin:
                                         len(buf) + len(appended))
         proof = dqn.TrainingProof(
             settings, dqn.StepCommit(start.steps - 1, *manifest.start),
-            [dqn.StepCommit(start.steps + j, *c) for j, c in enumerate(manifest.steps)], needed)
+            manifest.step_commits(start.steps), needed)
         n = len(buf)
         buf.extend(appended)
         distances: list[float] = []

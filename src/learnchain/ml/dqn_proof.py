@@ -63,7 +63,7 @@ class TrainingProof:
 
     settings: TrainingSettings
     start: StepCommit
-    steps: list[StepCommit]
+    steps: Sequence[StepCommit]
     blobs: dict[bytes, bytes] = field(repr=False)
 
     @property
@@ -211,7 +211,9 @@ def verify_step(proof: TrainingProof, j: int, history: ReplayBuffer | Sequence[T
     Exact hash match when the proof's ``ComputeSettings`` equal ours (returns 0.0); otherwise
     relative-L2 distance ``<= threshold`` for params, target and optimiser state (returns the
     distance). Raises ``VerificationError`` naming the mismatch. Trusts ``proof.settings``
-    (seed, C, step counter): ``verify_proof`` checks those against consensus first.
+    (seed, C, step counter) and that ``proof.blobs`` hash to their ids: ``verify_proof``
+    checks both first, and the engine's callers read blobs from the self-verifying store or
+    a hash-checked fraud proof.
     """
     st = proof.settings
     before = proof.state_before(j)
@@ -221,13 +223,18 @@ def verify_step(proof: TrainingProof, j: int, history: ReplayBuffer | Sequence[T
         raise VerificationError(f"commit {j} names step {claimed.step}, expected {i}")
     after = replay_step(before.params, before.target, history, i, st.seed, hyper, C=st.C,
                         opt_bytes=before.opt)
-    if after.commit(i) == claimed:
+    prior = proof.start if j == 0 else proof.steps[j - 1]
+    # between target syncs the target bytes are the input's, whose hash the proof commits
+    target_hash = (prior.target_hash if after.target == before.target
+                   else _sha(after.target))
+    got = StepCommit(i, _sha(after.params), _sha(after.opt), target_hash)
+    if got == claimed:
         return 0.0
     if st.compute == ComputeSettings.current() or threshold is None:
         which = [name for name, a, b in (
-            ("params", _sha(after.params), claimed.params_hash),
-            ("optimiser state", _sha(after.opt), claimed.opt_hash),
-            ("target", _sha(after.target), claimed.target_hash)) if a != b]
+            ("params", got.params_hash, claimed.params_hash),
+            ("optimiser state", got.opt_hash, claimed.opt_hash),
+            ("target", got.target_hash, claimed.target_hash)) if a != b]
         raise VerificationError(f"step {i}: replayed {', '.join(which)} hash differs from proof")
     claimed_after = proof.state_after(j)
     d = max(param_distance(after.params, claimed_after.params),

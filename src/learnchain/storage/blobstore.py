@@ -15,6 +15,7 @@ private in-memory database when no connection is given.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import sqlite3
 from collections import OrderedDict
@@ -39,6 +40,11 @@ def cid_of_digest(digest: bytes) -> str:
     """The CIDv1 string naming the bytes whose SHA-256 is `digest`."""
     if len(digest) != DIGEST_SIZE:
         raise BlobError(f"a sha2-256 digest is {DIGEST_SIZE} bytes, got {len(digest)}")
+    return _cid_string(bytes(digest))
+
+
+@functools.lru_cache(maxsize=4096)  # block headers name the same digests at every check
+def _cid_string(digest: bytes) -> str:
     return "b" + base64.b32encode(CID_PREFIX + digest).decode("ascii").lower().rstrip("=")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -15,7 +16,9 @@ from learnchain.ml.fixedpoint import (
     FixedPointError,
     batch_from_fp,
     clip_reward_fp,
+    fp_mul,
     from_fp,
+    round_div,
     to_fp,
     vec_from_fp,
     vec_to_fp,
@@ -30,6 +33,22 @@ def test_ties_round_half_to_even() -> None:
     assert to_fp(1 / 1024) == 976562
     assert to_fp(3 / 1024) == 2929688
     assert to_fp(-1 / 1024) == -976562
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_to_fp_is_the_exact_fraction_rounded_half_even(x: float) -> None:
+    # the normative rule, stated with Fraction; to_fp computes it with integer division
+    assert to_fp(x) == round(Fraction(x) * SCALE)
+
+
+@given(st.integers(), st.integers(min_value=1, max_value=10**30))
+def test_round_div_matches_fraction_rounding(num: int, den: int) -> None:
+    assert round_div(num, den) == round(Fraction(num, den))
+
+
+@given(st.integers(-2**62, 2**62), st.integers(-2**62, 2**62))
+def test_fp_mul_rounds_half_even(a: int, b: int) -> None:
+    assert fp_mul(a, b) == round(Fraction(a * b, SCALE))
 
 
 def test_simple_values() -> None:
