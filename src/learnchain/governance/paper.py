@@ -200,20 +200,28 @@ class PaperConfig:
         return tuple(c for c in CONSTRAINTS if c not in self.disabled)
 
     # integer thresholds, exact
-    @property
+    @functools.cached_property  # fields are frozen; the solver reads these per point
     def a_tail(self) -> int:
         """⌈th/T - 1⌉ + 1: the exponent of the first term of (10)."""
         return math.ceil(self.th / self.hash_time - 1) + 1
 
-    @property
+    @functools.cached_property
     def b_fast(self) -> int:
         """⌊th'/T - 1⌋ + 1: the exponent in Figure 12's version of (11)."""
         return math.floor(self.th_prime / self.hash_time - 1) + 1
 
-    @property
+    @functools.cached_property
     def m_mu(self) -> int:
         """⌊μ/T⌋ + 1: hashes one miner does within the dispute window, as in (12)."""
         return math.floor(self.mu / self.hash_time) + 1
+
+    @functools.cached_property
+    def values_key(self) -> tuple[int, ...]:
+        """What Figure 12's values depend on besides (s, d, λ), as ints (cheap to hash: the
+        solver looks values up hundreds of thousands of times)."""
+        return (self.hash_time.numerator, self.hash_time.denominator, self.a_tail, self.b_fast,
+                self.m_mu, self.tvc.numerator, self.tvc.denominator, self.tfc.numerator,
+                self.tfc.denominator)
 
     def with_(self, **changes: Any) -> PaperConfig:
         return replace(self, **{k: _coerce(k, v) for k, v in changes.items()})
@@ -355,13 +363,14 @@ def exact_log_y(s: int, d: int, dps: int) -> mpmath.mpf:
 
 def exact_values(cfg: PaperConfig, s: int, r: int, d: int, lam: int) -> dict[str, mpmath.mpf]:
     """Every Figure 12 quantity at (s, r, d) with the given λ, in arbitrary precision."""
-    return _exact_values(cfg.hash_time, cfg.a_tail, cfg.b_fast, cfg.m_mu, cfg.tvc, cfg.tfc,
-                         s, d, lam)
+    return _exact_values(cfg.values_key, s, d, lam)
 
 
 @functools.lru_cache(maxsize=8192)
-def _exact_values(hash_time: Fraction, a: int, b: int, m: int, tvc: Fraction, tfc: Fraction,
-                  s: int, d: int, lam: int) -> dict[str, mpmath.mpf]:
+def _exact_values(key: tuple[int, ...], s: int, d: int, lam: int) -> dict[str, mpmath.mpf]:
+    ht_num, ht_den, a, b, m, tvc_num, tvc_den, tfc_num, tfc_den = key
+    hash_time, tvc, tfc = (Fraction(ht_num, ht_den), Fraction(tvc_num, tvc_den),
+                           Fraction(tfc_num, tfc_den))
     dps = _dps(1 << min(max(d, 1), 1024), lam, a, b, m, s)
     with mpmath.workdps(dps):
         ly = exact_log_y(s, d, dps)
@@ -388,7 +397,13 @@ def _exact_values(hash_time: Fraction, a: int, b: int, m: int, tvc: Fraction, tf
 
 
 def _mpf(x: Fraction) -> mpmath.mpf:
-    return mpmath.mpf(x.numerator) / x.denominator
+    return _mpf_at(x.numerator, x.denominator, mpmath.mp.prec)
+
+
+@functools.lru_cache(maxsize=4096)
+def _mpf_at(num: int, den: int, prec: int) -> mpmath.mpf:
+    with mpmath.workprec(prec):
+        return mpmath.mpf(num) / den
 
 
 def exact_check(cfg: PaperConfig, name: str, s: int, r: int, d: int, lam: int,
