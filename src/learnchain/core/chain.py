@@ -9,7 +9,6 @@ old head stays, and nothing partial is ever stored.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -22,7 +21,9 @@ from typing import Any
 from learnchain.apps.base import App, BlockInfo
 from learnchain.consensus.base import BlockMetrics, ConsensusEngine, ConsensusParams, fork_rule
 from learnchain.core.bounds import BlockBudget
-from learnchain.core.encoding import decode, encode, encode_list_of_encoded, sha256
+from learnchain.core.chain_params import GovernedParams, _governs
+from learnchain.core.chain_reader import ChainReader
+from learnchain.core.encoding import decode, encode, encode_list_of_encoded
 from learnchain.core.errors import (
     BeyondFinality,
     DataUnavailable,
@@ -47,7 +48,6 @@ from learnchain.core.types import (
     ZERO_HASH,
     Block,
     BlockHeader,
-    Receipt,
     Transaction,
     receipts_root,
 )
@@ -61,7 +61,6 @@ MAX_ORPHAN_BYTES = 32 * 1024 * 1024
 MAX_SIDE_BLOCKS = 4096
 MAX_SIDE_BYTES = 256 * 1024 * 1024
 MAX_INVALID_REMEMBERED = 10_000
-PARAMS_CACHE = 4096
 
 
 class AddStatus(StrEnum):
@@ -84,12 +83,7 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _governs(block: Block) -> bool:
-    """Whether `block` may change the consensus parameters its descendants are checked with."""
-    return any(tx.app == "consensus" for tx in block.transactions)
-
-
-class Chain(FinalityRules):
+class Chain(ChainReader, GovernedParams, FinalityRules):
     """One chain's block tree and head state, persisted in a SqliteStore."""
 
     def __init__(self, store: SqliteStore, genesis: GenesisConfig, apps: dict[str, App],
@@ -197,96 +191,6 @@ class Chain(FinalityRules):
             with self.store.transaction():
                 self.store.set_header(block.hash, block.header.encoded)
 
-    # ----- reading -----------------------------------------------------------------------
-
-    @property
-    def height(self) -> int:
-        return self.head.height
-
-    @property
-    def head_hash(self) -> bytes:
-        return self.head.hash
-
-    def _load_block(self, block_hash: bytes) -> Block | None:
-        stored = self.store.get_block(block_hash)
-        if stored is None:
-            return None
-        try:
-            block = Block.decode(stored.data)
-        except EncodingError as exc:
-            raise StoreError(f"stored block 0x{block_hash.hex()[:16]} does not decode ({exc}); "
-                             "run `learnchain chain verify`") from None
-        if block.hash != block_hash:
-            raise StoreError(f"stored block 0x{block_hash.hex()[:16]} does not hash to its key; "
-                             "run `learnchain chain verify`")
-        return block
-
-    def _load_header(self, block_hash: bytes) -> BlockHeader | None:
-        """The header from its own column (no transactions to decode), checked against the
-        block hash; a damaged column falls back to the block bytes, so an edit cannot make
-        the node build on a header that is not the block's."""
-        data = self.store.get_header(block_hash)
-        if data is None:
-            return None
-        if sha256(data) == block_hash:
-            with contextlib.suppress(EncodingError):
-                return BlockHeader.from_plain(decode(data))
-        block = self._load_block(block_hash)
-        return None if block is None else block.header
-
-    def get_header(self, block_hash: bytes) -> BlockHeader | None:
-        with self.lock:
-            return self._load_header(block_hash)
-
-    def get_block(self, block_hash: bytes) -> Block | None:
-        with self.lock:
-            return self._load_block(block_hash)
-
-    def block_at(self, height: int) -> Block | None:
-        with self.lock:
-            block_hash = self.store.canonical_hash(height)
-            return None if block_hash is None else self._load_block(block_hash)
-
-    def has_block(self, block_hash: bytes) -> bool:
-        return self.store.get_block(block_hash) is not None
-
-    def canonical_blocks(self, start: int = 0, end: int | None = None) -> Iterator[Block]:
-        end = self.height if end is None else end
-        for _, block_hash in self.store.canonical_range(start, end):
-            block = self._load_block(block_hash)
-            assert block is not None
-            yield block
-
-    def canonical_headers(self, start: int, end: int) -> list[BlockHeader]:
-        headers = []
-        for _, block_hash in self.store.canonical_range(start, end):
-            header = self._load_header(block_hash)
-            assert header is not None
-            headers.append(header)
-        return headers
-
-    def receipts(self, block_hash: bytes) -> list[Receipt] | None:
-        data = self.store.get_receipts(block_hash)
-        return None if data is None else [Receipt.from_plain(p) for p in decode(data)]
-
-    def find_transaction(self, tx_hash: bytes) -> tuple[Block, int, Receipt] | None:
-        with self.lock:
-            found = self.store.find_tx(tx_hash)
-            if found is None:
-                return None
-            block = self._load_block(found[0])
-            receipts = self.receipts(found[0])
-            assert block is not None and receipts is not None
-            return block, found[1], receipts[found[1]]
-
-    def _metrics(self, block_hash: bytes) -> BlockMetrics:
-        stored = self.store.get_block(block_hash)
-        assert stored is not None
-        return BlockMetrics.from_plain(decode(stored.metrics))
-
-    def consensus_params(self) -> ConsensusParams:
-        return self.executor.consensus_params(self.state)
-
     # ----- import ------------------------------------------------------------------------
 
     def add_block(self, block: Block) -> AddResult:
@@ -386,64 +290,6 @@ class Chain(FinalityRules):
         that is not an active miner, or a header declaring less work than governance requires,
         must not cost this node disk, memory or relay bandwidth."""
         self.engine.check_governed(block.header, cp)
-
-    def _params_for_child_of(self, parent: BlockHeader) -> ConsensusParams | None:
-        """Consensus parameters in force for a child of `parent`, or None when they cannot be
-        known without executing a side branch that itself changes governance (the full check
-        at connection then decides). Exact for the head and every canonical block within the
-        finality bound (journals are rolled back over the consensus app's keys only); a side
-        block inherits its fork point's parameters unless its branch carries a `consensus`
-        transaction."""
-        if parent.hash == self.head.hash:
-            return self.consensus_params()
-        if parent.hash in self._params_at:
-            return self._params_at[parent.hash]
-        side: list[Block] = []
-        cursor: BlockHeader | None = parent
-        while cursor is not None and self.store.canonical_hash(cursor.height) != cursor.hash:
-            if cursor.hash in self._params_at:
-                break
-            block = self._load_block(cursor.hash)
-            assert block is not None
-            side.append(block)
-            cursor = self._load_header(cursor.parent)
-        if cursor is None:
-            return None
-        if cursor.hash in self._params_at:
-            governing = self._params_at[cursor.hash]
-        elif self.head.height - cursor.height > self.genesis_config.max_reorg_depth:
-            return self.consensus_params()  # past finality: refused by the finality check
-        else:
-            governing = self._canonical_params(cursor.height)
-            self._remember_params(cursor.hash, governing)
-        for block in reversed(side):
-            governing = None if governing is None or _governs(block) else governing
-            self._remember_params(block.hash, governing)
-        return governing
-
-    def _canonical_params(self, height: int) -> ConsensusParams:
-        """Consensus parameters after the canonical block at `height`: the head's, with the
-        consensus app's writes of the blocks above rolled back from their journals."""
-        prefix = "consensus/"
-        view = {k: v for k, v in self.state.data.items() if k.startswith(prefix)}
-        for h in range(self.head.height, height, -1):
-            block_hash = self.store.canonical_hash(h)
-            data = None if block_hash is None else self.store.get_journal(block_hash)
-            if data is None:
-                break
-            for key, value in Journal.from_bytes(data).undo.items():
-                if key.startswith(prefix):
-                    if value is None:
-                        view.pop(key, None)
-                    else:
-                        view[key] = value
-        return self.executor.consensus_params(WorldState(view))
-
-    def _remember_params(self, block_hash: bytes, cp: ConsensusParams | None) -> None:
-        self._params_at[block_hash] = cp
-        self._params_at.move_to_end(block_hash)
-        if len(self._params_at) > PARAMS_CACHE:
-            self._params_at.popitem(last=False)
 
     def _fork_height(self, parent: BlockHeader) -> int:
         """Height of the nearest canonical ancestor of (or at) `parent` (remembered per side
