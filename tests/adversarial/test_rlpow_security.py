@@ -270,6 +270,28 @@ def test_a_false_fraud_proof_is_refused():
         FraudProof.from_bytes(b"\xa1\x61v\x02")
 
 
+def test_a_block_committing_to_a_non_canonical_manifest_is_proven_invalid():
+    """The fraud check reads the manifest without its canonical-form check and makes that
+    check only when the accused step reproduces; the verdict must not change."""
+    prover, verifier, keys = _pair(2, "noncanon", audit_steps=1)
+    honest = prover.produce(keys[0])
+    deliver(prover, verifier, honest)
+    data = prover.engine.blobs.get(honest.header.engine_fields["work"]) or b""
+    assert data.count(b"\x61v\x01") == 1
+    loose = data.replace(b"\x61v\x01", b"\x61v\x18\x01")  # v = 1 in a two-byte head
+    m = Manifest.from_bytes(loose, canonical=False)
+    with pytest.raises(InvalidBlock, match="not the canonical encoding"):
+        Manifest.from_bytes(loose)
+    fields = {**honest.header.engine_fields, "work": prover.engine.blobs.put(loose)}
+    accused = Block(replace(honest.header, engine_fields=fields),
+                    honest.transactions).signed(keys[0])
+    blobs = {d: prover.engine.blobs.get(d) or b"" for d in m.steps[1]}
+    honest_step = replace(FraudProof.for_step(accused, m, 2, blobs), manifest=loose)
+    assert "not the canonical encoding" in check_fraud_proof(verifier.engine, honest_step)
+    forged = replace(honest_step, step=K - 1)  # its inputs are not carried: unverifiable here
+    assert "not the canonical encoding" in check_fraud_proof(verifier.engine, forged)
+
+
 # ----- platform labels and the nudge ---------------------------------------------------------
 
 

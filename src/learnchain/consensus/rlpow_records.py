@@ -82,9 +82,11 @@ class Manifest:
                                    for k, v in self.compute.to_record().items()}})
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Manifest:
+    def from_bytes(cls, data: bytes, *, canonical: bool = True) -> Manifest:
+        """``canonical=False`` skips the canonical-form check (the re-encode, most of the cost):
+        for a fraud check, which needs it only when the accused step reproduces."""
         try:
-            plain = decode(data)
+            plain = decode(data, strict=canonical)
             if not isinstance(plain, dict) or plain.get("v") != FORMAT_VERSION:
                 raise ValueError("not a version-1 manifest")
             start = _triple(plain["start"])
