@@ -292,6 +292,24 @@ def test_a_block_committing_to_a_non_canonical_manifest_is_proven_invalid():
     assert "not the canonical encoding" in check_fraud_proof(verifier.engine, forged)
 
 
+def test_a_block_claiming_a_false_transition_is_proven_invalid_by_any_step():
+    """The fraud check replays on the transition the header claims and asks the oracle only
+    if the step reproduces; a false claim must still condemn the block."""
+    prover, verifier, keys = _pair(2, "claim", audit_steps=1)
+    honest = prover.produce(keys[0])
+    deliver(prover, verifier, honest)
+    f = honest.header.engine_fields
+    assert not f["done"]
+    accused = Block(replace(honest.header, engine_fields={**f, "r": f["r"] + 1}),
+                    honest.transactions).signed(keys[0])
+    m = Manifest.from_bytes(prover.engine.blobs.get(f["work"]) or b"")
+    for j in range(K):
+        inputs = m.start if j == 0 else m.steps[j - 1]
+        blobs = {d: prover.engine.blobs.get(d) or b"" for d in inputs}
+        reason = check_fraud_proof(verifier.engine, FraudProof.for_step(accused, m, j, blobs))
+        assert re.search("reward does not replay|training steps do not reproduce", reason)
+
+
 # ----- platform labels and the nudge ---------------------------------------------------------
 
 

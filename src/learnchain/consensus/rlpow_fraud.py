@@ -193,6 +193,27 @@ def block_history(engine: RLPowEngine, header: BlockHeader, parent: BlockHeader,
     return History(start.steps, tuple(start.triple()), appended)  # type: ignore[arg-type]
 
 
+def claimed_history(engine: RLPowEngine, header: BlockHeader, parent: BlockHeader
+                    ) -> History | None:
+    """The lineage design's history of `header` with its own transition taken from what the
+    header claims (S_t+1, R, done) instead of from the oracle; None where that is not the
+    transition (design=uncles, or a step that ended its episode: the stored transition then
+    ends in the state reached, which the header does not carry).
+
+    A fraud check may replay on this and consult the oracle only if the step reproduces: when
+    the claim is the oracle's, the two histories are the same; when it is not, the block is
+    invalid whatever the replay says. Raises `InvalidBlock` for a broken lineage."""
+    f = header.engine_fields
+    if engine.shares_learner or f["done"]:
+        return None
+    parent_rec = engine.record(parent.hash)
+    env = engine.env
+    own = dqn.Transition(env.observe(parent_rec.state), f["a"], f["r"], env.observe(tuple(f["s"])),
+                         False)
+    start = engine.validate_lineage(header, parent_rec)
+    return History(start.steps, tuple(start.triple()), (own,))  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class Verdict:
     block_hash: bytes
@@ -265,8 +286,9 @@ def _judge_step(engine: RLPowEngine, proof: FraudProof, manifest: Manifest) -> s
     with chain.lock:
         cp = chain._params_for_child_of(parent) or chain.consensus_params()
         try:
-            history = block_history(engine, header, parent, uncle_blobs=proof.uncles,
-                                    blobs=proof.blobs)
+            claimed = claimed_history(engine, header, parent)
+            history = claimed or block_history(engine, header, parent, uncle_blobs=proof.uncles,
+                                               blobs=proof.blobs)
         except DataUnavailable as exc:
             raise Unverifiable(f"the accused block's uncles cannot be replayed here: {exc}"
                                ) from None
@@ -282,6 +304,11 @@ def _judge_step(engine: RLPowEngine, proof: FraudProof, manifest: Manifest) -> s
             return str(exc)
         disagreement = replay_steps(engine, header, parent, manifest, judged, [proof.step],
                                     proof.blobs, cp, history=history)
+        if disagreement is None and claimed is not None:
+            try:  # the step reproduces on the claimed transition: is that the oracle's?
+                engine.validate_transition(header, engine.record(parent.hash))
+            except InvalidBlock as exc:
+                return str(exc)
     if disagreement is not None:
         return disagreement
     raise FraudProofError(f"fraud proof: step {manifest.step0 + proof.step} reproduces its "
