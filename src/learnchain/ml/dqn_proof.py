@@ -223,14 +223,18 @@ def verify_step(proof: TrainingProof, j: int, history: ReplayBuffer | Sequence[T
         raise VerificationError(f"commit {j} names step {claimed.step}, expected {i}")
     after = replay_step(before.params, before.target, history, i, st.seed, hyper, C=st.C,
                         opt_bytes=before.opt)
+    exact = threshold is None or st.compute == ComputeSettings.current()
+    params_hash = _sha(after.params)
+    if exact and params_hash != claimed.params_hash:  # the usual fraud: no need to hash on
+        raise VerificationError(f"step {i}: replayed params hash differs from proof")
     prior = proof.start if j == 0 else proof.steps[j - 1]
     # between target syncs the target bytes are the input's, whose hash the proof commits
     target_hash = (prior.target_hash if after.target == before.target
                    else _sha(after.target))
-    got = StepCommit(i, _sha(after.params), _sha(after.opt), target_hash)
+    got = StepCommit(i, params_hash, _sha(after.opt), target_hash)
     if got == claimed:
         return 0.0
-    if st.compute == ComputeSettings.current() or threshold is None:
+    if exact:
         which = [name for name, a, b in (
             ("params", got.params_hash, claimed.params_hash),
             ("optimiser state", got.opt_hash, claimed.opt_hash),
