@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+import cbor2
+
 from learnchain.consensus.rlpow_params import FORMAT_VERSION
-from learnchain.core.encoding import decode, encode
+from learnchain.core.encoding import MAX_ENCODED_SIZE, decode, encode
 from learnchain.core.errors import EncodingError, InvalidBlock
 from learnchain.ml import dqn, envs
 from learnchain.storage.blobstore import cid_of_digest
@@ -83,10 +85,12 @@ class Manifest:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, canonical: bool = True) -> Manifest:
-        """``canonical=False`` skips the canonical-form check (the re-encode, most of the cost):
-        for a fraud check, which needs it only when the accused step reproduces."""
+        """``canonical=False`` skips the canonical-form check and the plain-type walk (a
+        re-encode and a full traversal, most of the cost; every field read here is checked by
+        exact type anyway): for a fraud check, which needs them only when the accused step
+        reproduces."""
         try:
-            plain = decode(data, strict=canonical)
+            plain = decode(data) if canonical else _loads(data)
             if not isinstance(plain, dict) or plain.get("v") != FORMAT_VERSION:
                 raise ValueError("not a version-1 manifest")
             start = _triple(plain["start"])
@@ -95,6 +99,9 @@ class Manifest:
             fields = set(dqn.ComputeSettings.__dataclass_fields__)
             if not isinstance(rec, dict) or set(rec) != fields:
                 raise ValueError("compute settings record has the wrong fields")
+            for name, value in rec.items():
+                if type(value) is not _COMPUTE_TYPES.get(name, str):
+                    raise ValueError(f"compute setting {name} has the wrong type")
             compute = dqn.ComputeSettings(**rec)
             step0 = plain["step0"]
             if not isinstance(step0, int) or isinstance(step0, bool) or step0 < 0:
@@ -131,6 +138,19 @@ class _Commits(Sequence[dqn.StepCommit]):
         if j < 0:
             j += len(self._triples)
         return dqn.StepCommit(self._steps0 + j, *self._triples[j])
+
+
+_COMPUTE_TYPES = {"num_threads": int, "deterministic": bool}  # the other settings are str
+
+
+def _loads(data: bytes) -> Any:
+    """The CBOR value of `data`, neither walked for plain types nor checked for canonical form."""
+    if len(data) > MAX_ENCODED_SIZE:
+        raise ValueError(f"{len(data)} bytes; the limit is {MAX_ENCODED_SIZE}")
+    try:
+        return cbor2.loads(data)
+    except Exception as exc:  # cbor2 raises several types on malformed input
+        raise ValueError(f"malformed CBOR: {exc}") from None
 
 
 def _triple(value: Any) -> tuple[bytes, bytes, bytes]:

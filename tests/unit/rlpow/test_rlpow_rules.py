@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import hashlib
 
+import cbor2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from learnchain.consensus.rlpow import Manifest
 from learnchain.consensus.rlpow_fraud import FraudProof, FraudProofError
 from learnchain.consensus.rlpow_rules import DriftLedger, PlatformRegistry, validate_pace
-from learnchain.core.encoding import decode
+from learnchain.core.encoding import decode, encode
 from learnchain.core.errors import ConfigError, InvalidBlock
 from learnchain.core.types import BlockHeader
 from learnchain.ml import dqn
@@ -100,3 +102,38 @@ def test_a_blob_that_does_not_hash_to_its_digest_is_refused():
     proof = FraudProof(header(1, 0, A), b"\x00" * 65, b"m", 0, {b"\x00" * 32: b"blob"})
     with pytest.raises(FraudProofError, match="does not hash"):
         FraudProof.from_bytes(proof.to_bytes())
+
+
+# ----- the manifest read by a fraud check (no canonical-form check) --------------------------
+
+_digests = st.binary(min_size=32, max_size=32)
+_triples = st.tuples(_digests, _digests, _digests)
+
+
+@settings(max_examples=60, deadline=None)
+@given(step0=st.integers(0, 2**40), start=_triples, steps=st.lists(_triples, max_size=8))
+def test_a_manifest_reads_the_same_with_or_without_the_canonical_check(step0, start, steps):
+    m = Manifest(step0, start, tuple(steps), dqn.ComputeSettings.current())
+    data = m.to_bytes()
+    assert Manifest.from_bytes(data) == m == Manifest.from_bytes(data, canonical=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(junk=st.one_of(st.binary(max_size=300), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+    | st.binary(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=5),
+    max_leaves=20).map(lambda v: cbor2.dumps(v))))
+def test_junk_is_a_malformed_manifest_either_way(junk):
+    for canonical in (True, False):
+        with pytest.raises(InvalidBlock, match="malformed training manifest"):
+            Manifest.from_bytes(junk, canonical=canonical)
+
+
+def test_a_manifest_with_a_wrongly_typed_compute_setting_is_malformed():
+    m = Manifest(0, (b"\x00" * 32,) * 3, (), dqn.ComputeSettings.current())
+    plain = decode(m.to_bytes())
+    plain["compute"]["num_threads"] = "1"
+    with pytest.raises(InvalidBlock, match="compute setting num_threads has the wrong type"):
+        Manifest.from_bytes(encode(plain), canonical=False)
