@@ -29,6 +29,7 @@ EXPECTED_SECONDS = {
     "test_readme_commands.py::test_readme_node_commands": 15,
     "test_demo_day.py::test_quick_day_every_step_succeeds_on_chain": 68,
     "test_governance_devnet.py::": 42,
+    "test_rlpow_fraud_devnet.py::": 40,
     "test_http_network.py::test_rlpow_processes_learn_together": 21,
     "test_http_network.py::test_four_processes_agree": 19,
     "test_rlpow_experiments.py::test_attack_small": 15,

@@ -1,22 +1,24 @@
 """A fraud proof across a real-process rlpow devnet: one node's bad block is rejected by all.
 
 Three node processes agree on a chain with K = 4 steps per block and 1 audited. The nodes are
-stopped; node 2's store gets a block whose last training step is a pre-trained network (the
-last-step swap, signed with node 2's key, as a cheating node would make it); the nodes are
-restarted and node 2 serves its block. Whatever the other nodes' own audits found, a fraud
-proof for that step, posted to node 0 only, reaches every node over the peer protocol: each
-one checks it by replaying the step, drops the block (rolling back if it had adopted it) and
-bans node 2 as a miner. The in-process version of this narrative, with the audits forced, is
-tests/adversarial/test_rlpow_security.py.
+stopped; node 2 signs a block on the last block all three share whose last training step is a
+pre-trained network (the last-step swap, as a cheating node would make it). The nodes are
+restarted; a fraud proof for that step, posted to node 0 only, reaches every node over the
+peer protocol: each one checks it by replaying the step, refuses the block and bans node 2 as
+a miner, and the honest nodes build on past it. The in-process versions of this narrative,
+with the audits forced and with a proof arriving before its block, are
+tests/adversarial/test_rlpow_security.py and tests/adversarial/test_rlpow_fraud_gossip.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,20 +35,60 @@ from learnchain.net.server import free_port_range
 from learnchain.node import open_chain
 from learnchain.scaffold import DEV_PASSWORD
 
-pytestmark = [pytest.mark.network, pytest.mark.slow]  # 160 s under load: the
-# in-suite version is tests/adversarial/test_rlpow_security.py (same narrative, in process)
+pytestmark = pytest.mark.network
 
 
-def wait_until(predicate, timeout=90.0, what="condition"):
-    return polling.wait_until(predicate, timeout, what, poll=0.25, errors=())
+def wait_until(predicate, timeout=180.0, what="condition", describe=None):
+    return polling.wait_until(predicate, timeout, what, poll=0.25, errors=(),
+                              describe=describe)
 
 
-def _forge_last_step_swap(datadir, genesis: GenesisConfig) -> tuple[Block, bytes]:
-    """Node 2's cheating block on its own head, stored as its own; and the fraud proof."""
+def _snapshot(nodes) -> str:
+    """Each node's height and fraud verdicts, for a timeout message."""
+    parts = []
+    for i, n in enumerate(nodes):
+        try:
+            status = httpx.get(f"{n.url}/v1/rlpow/fraud", timeout=5).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            status = {"error": str(exc)}
+        parts.append(f"node {i}: height {(node_info(n.url) or {}).get('height')}, {status}")
+    return "; ".join(parts)
+
+
+def _common_chain(datadirs: list[Path], genesis: GenesisConfig) -> list[bytes]:
+    """The canonical hashes every stopped node agrees on, from genesis up."""
+    chains = [open_chain(d / "chain.sqlite", genesis) for d in datadirs]
+    try:
+        common: list[bytes] = []
+        for height in range(min(c.height for c in chains) + 1):
+            hashes = {c.store.canonical_hash(height) for c in chains}
+            if len(hashes) > 1:
+                break
+            common.append(hashes.pop())
+        return common
+    finally:
+        for c in chains:
+            c.store.conn.close()
+
+
+def _forge_last_step_swap(datadir: Path, workdir: Path, genesis: GenesisConfig,
+                          common: list[bytes]) -> tuple[Block, bytes]:
+    """Node 2's cheating block on the last block all nodes share, and the fraud proof.
+
+    It is made in a copy of node 2's store rolled back to that block, so that every node
+    holds its parent on its canonical chain (whatever the last blocks before the stop did)
+    and node 2's own store is left as it was."""
+    workdir.mkdir()
+    for part in datadir.glob("chain.sqlite*"):
+        shutil.copy(part, workdir / part.name)
     key = load_keystore(datadir / "keys" / "node.json", DEV_PASSWORD)
-    chain = open_chain(datadir / "chain.sqlite", genesis)
+    chain = open_chain(workdir / "chain.sqlite", genesis)
     engine = chain.engine
     assert isinstance(engine, RLPowEngine)
+    while chain.head_hash != common[-1]:
+        fork = next(h for h in range(1, chain.height + 1)
+                    if h >= len(common) or chain.store.canonical_hash(h) != common[h])
+        chain.invalidate(chain.store.canonical_hash(fork), "test: rolled back to the common block")
     candidate, _ = chain.build_candidate([], key.address)
     sealed = engine.seal(candidate.header, chain.consensus_params(), threading.Event())
     assert sealed is not None and sealed.engine_fields["k"] == 4
@@ -60,7 +102,7 @@ def _forge_last_step_swap(datadir, genesis: GenesisConfig) -> tuple[Block, bytes
     bad = Block(header, candidate.transactions).signed(key)
     engine._own.add(bad.hash)  # a cheater does not audit itself
     chain.add_block(bad)
-    assert chain.head_hash == bad.hash
+    assert chain.head_hash == bad.hash and bad.parent == common[-1]
     inputs = {d: engine.blobs.get(d) or b"" for d in steps[-2]}
     context = engine.fraud_context(bad.header) if engine.shares_learner else ({}, {})
     proof = FraudProof.for_step(bad, forged, 3, inputs, *context).to_bytes()
@@ -70,7 +112,8 @@ def _forge_last_step_swap(datadir, genesis: GenesisConfig) -> tuple[Block, bytes
     return bad, proof
 
 
-@pytest.mark.parametrize("design", ["lineage", "uncles"])
+@pytest.mark.parametrize("design", [  # 31 s idle each; uncles: `pytest -m slow`
+    "lineage", pytest.param("uncles", marks=pytest.mark.slow)])
 def test_a_fraud_proof_posted_to_one_node_makes_every_node_reject_the_block(tmp_path, design):
     """design=uncles: the bad block starts from a merged state and lists uncles; the proof
     carries them and every node replays the step on the block's merged history."""
@@ -84,7 +127,9 @@ def test_a_fraud_proof_posted_to_one_node_makes_every_node_reject_the_block(tmp_
         wait_until(lambda: all((node_info(n.url) or {}).get("height", 0) >= 5 for n in nodes),
                    what="three nodes past height 5")
         stop_devnet(tmp_path)
-        bad, proof = _forge_last_step_swap(nodes[2].datadir, genesis)
+        common = _common_chain([n.datadir for n in nodes], genesis)
+        bad, proof = _forge_last_step_swap(nodes[2].datadir, tmp_path / "forge", genesis,
+                                           common)
         pids = start_devnet(tmp_path)
         wait_until(lambda: all((node_info(n.url) or {}).get("height", 0) >= bad.height
                                for n in nodes), what="the nodes back up")
@@ -102,7 +147,8 @@ def test_a_fraud_proof_posted_to_one_node_makes_every_node_reject_the_block(tmp_
                     return False
             return True
 
-        wait_until(convicted_everywhere, what="every node to reject the block")
+        wait_until(convicted_everywhere, what="every node to reject the block",
+                   describe=lambda: _snapshot(nodes))
         for n in nodes:
             status = httpx.get(f"{n.url}/v1/rlpow/fraud", timeout=5).json()
             assert status["convicted"] == {"0x" + bad.header.proposer.hex(): "0x" + bad.hash.hex()}
@@ -119,7 +165,8 @@ def test_a_fraud_proof_posted_to_one_node_makes_every_node_reject_the_block(tmp_
                     return False
             return True
 
-        wait_until(moved_on, what="the honest nodes to build past the bad height")
+        wait_until(moved_on, what="the honest nodes to build past the bad height",
+                   describe=lambda: _snapshot(nodes))
         false = httpx.post(f"{nodes[1].url}/v1/rlpow/fraud", content=b"\x00" * 10, timeout=10)
         assert false.status_code == 400 and false.json()["error"] == "invalid-fraud-proof"
     finally:

@@ -374,7 +374,7 @@ def apply_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> Verdict:
     reason = check_fraud_proof(engine, proof)
     engine.proven_invalid[block_hash] = reason
     engine.convicted.setdefault(proposer, block_hash)
-    engine.found_proofs.setdefault(block_hash, proof.to_bytes())
+    engine.remember_proof(block_hash, proof.to_bytes())
     undone = engine.chain.invalidate(block_hash, f"proven invalid by a fraud proof: {reason}")
     if engine.shares_learner:  # the accused may be an uncle: its includers fall with it
         for includer in engine.includers(proof.header):

@@ -76,6 +76,12 @@ class VerifyMixin:
         def fraud_context(self, header: BlockHeader) -> tuple[dict[bytes, bytes],
                                                               dict[bytes, bytes]]: ...
 
+    def remember_proof(self, block_hash: bytes, data: bytes) -> None:
+        """Keep a proof that held for the peer layer to pass on (the latest 64)."""
+        self.found_proofs.setdefault(block_hash, data)
+        while len(self.found_proofs) > 64:
+            self.found_proofs.popitem(last=False)
+
     def _convict_by_audit(self, block: Block, manifest: Manifest, j: int,
                           blobs: dict[bytes, bytes]) -> None:
         """This node's audit found a bad step: keep a fraud proof for the peer layer to
@@ -85,9 +91,7 @@ class VerifyMixin:
         uncles, merge = (self.fraud_context(block.header) if self.shares_learner
                          else ({}, {}))
         proof = rlpow_fraud.FraudProof.for_step(block, manifest, j, blobs, uncles, merge)
-        self.found_proofs[block.hash] = proof.to_bytes()
-        while len(self.found_proofs) > 64:
-            self.found_proofs.popitem(last=False)
+        self.remember_proof(block.hash, proof.to_bytes())
         self.convicted.setdefault(block.header.proposer, block.hash)
         self.proven_invalid[block.hash] = f"fraud proof: step {manifest.step0 + j}"
 

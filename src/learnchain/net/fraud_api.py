@@ -36,7 +36,8 @@ def fraud_router(p2p: P2PNode) -> APIRouter:
     @router.post("", summary="Submit a fraud proof (canonical CBOR bytes); if it holds it "
                              "is applied and passed on to peers",
                  responses={400: {**error, "description": "the proof does not check"},
-                            409: {**error, "description": "this node cannot check it"},
+                            409: {**error, "description": "this node cannot check it yet; "
+                                  "it is kept and checked again as the head moves"},
                             413: {**error, "description": "larger than a proof can be"}})
     async def submit(request: Request) -> JSONResponse:
         from learnchain.consensus.rlpow_fraud import FraudProofError, Unverifiable
@@ -52,7 +53,9 @@ def fraud_router(p2p: P2PNode) -> APIRouter:
             return JSONResponse({"error": "invalid-fraud-proof", "detail": str(exc)},
                                 status_code=400)
         except Unverifiable as exc:
-            return JSONResponse({"error": "unverifiable", "detail": str(exc)}, status_code=409)
+            return JSONResponse({"error": "unverifiable",
+                                 "detail": f"{exc}; kept, and checked again as the head moves"},
+                                status_code=409)
         return JSONResponse(verdict)
 
     return router

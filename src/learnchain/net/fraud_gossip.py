@@ -3,9 +3,15 @@
 A `fraud` message carries one proof (consensus/rlpow_fraud.py). A node checks it by replaying
 the accused step: a proof that holds makes the node reject the block (rolling back if it was
 canonical), ban the proposer, and pass the proof to its other peers; a proof that does not
-hold is refused and its sender penalised (``bad-fraud-proof``); one the node cannot check
-(the accused block's parent is not on its canonical chain, or an input blob is missing) is
-dropped without a verdict. Engines without fraud proofs ignore the message.
+hold is refused and its sender penalised (``bad-fraud-proof``). A new peer session starts with
+our most recent proofs, so a proof published while a peer was away (or before the peers of a
+restarted node had connected) still reaches it; and a peer relaying a convicted proposer's
+block is sent the proof before it is punished for it. One the node cannot check yet
+(the accused block's parent is not on its canonical chain, or an input blob is missing) gets
+no verdict either way but is kept, a bounded number of them, and checked again whenever the
+head moves: a node that later switches to the accused branch still rejects the block instead
+of waiting for its own probabilistic audit to catch it. Engines without fraud proofs ignore
+the message.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("learnchain.p2p")
 
 MAX_SEEN_PROOFS = 4096
+MAX_PENDING_PROOFS = 64
+"""Proofs awaiting a parent we do not have on our canonical chain; the oldest go first."""
+GREETING_PROOFS = 8
+"""How many of our latest proofs a new peer session starts with."""
 
 
 class FraudGossipMixin:
@@ -38,6 +48,74 @@ class FraudGossipMixin:
         if seen is None:
             seen = self._fraud_seen = OrderedDict()
         return seen
+
+    def _pending_proofs(self) -> OrderedDict[bytes, tuple[bytes, str | None]]:
+        pending = getattr(self, "_fraud_pending", None)
+        if pending is None:
+            pending = self._fraud_pending = OrderedDict()
+        return pending
+
+    def _keep_pending(self, data: bytes, source: str | None) -> None:
+        from learnchain.consensus.rlpow_fraud import FraudProof
+
+        accused = FraudProof.from_bytes(data).block_hash
+        with self.lock:
+            pending = self._pending_proofs()
+            pending[accused] = (data, source)
+            pending.move_to_end(accused)
+            while len(pending) > MAX_PENDING_PROOFS:
+                pending.popitem(last=False)
+
+    def retry_pending_proofs(self) -> int:
+        """Check again the proofs we could not check, once per head change; returns how
+        many now held. Called from the periodic tick, outside the peer lock: a check
+        replays a training step."""
+        from learnchain.consensus import rlpow_fraud
+
+        head = self.chain.head_hash
+        with self.lock:
+            pending = self._pending_proofs()
+            if not pending or getattr(self, "_fraud_retry_head", None) == head:
+                return 0
+            self._fraud_retry_head = head
+            waiting = list(pending.items())
+        held = 0
+        for accused, (data, source) in waiting:
+            try:
+                self._check_and_pass_on(data, source)
+                held += 1
+            except rlpow_fraud.Unverifiable:
+                continue
+            except rlpow_fraud.FraudProofError as exc:
+                log.info("a kept fraud proof against 0x%s from %s does not hold: %s",
+                         accused.hex()[:16], source, exc)
+            with self.lock:
+                self._pending_proofs().pop(accused, None)
+        return held
+
+    def _greeting_proofs(self, peer: Peer) -> list[bytes]:
+        found = getattr(self.chain.engine, "found_proofs", None)
+        if not found:
+            return []
+        latest = list(found.items())[max(0, len(found) - GREETING_PROOFS):]
+        peer.proofs_sent.update(block_hash for block_hash, _ in latest)
+        return [self._envelope(peer, "fraud", {"proof": data})  # type: ignore[attr-defined]
+                for _, data in latest]
+
+    def answer_convicted_block(self, peer: Peer, block: Block) -> bool:
+        """`block` was refused and its proposer is convicted: the peer relaying it may not
+        have the proof yet (an honest node that adopted the proposer's blocks before the
+        verdict). Send it the proof instead of punishing it, once per peer and proof; True
+        when sent. Relaying the proposer's blocks again after that is punished as usual."""
+        engine = self.chain.engine
+        convicted = getattr(engine, "convicted", {}).get(block.header.proposer)
+        data = None if convicted is None else engine.found_proofs.get(convicted)
+        if data is None or convicted in peer.proofs_sent:
+            return False
+        with self.lock:
+            peer.proofs_sent.add(convicted)
+            self.send(peer, "fraud", {"proof": data})  # type: ignore[attr-defined]
+        return True
 
     def publish_found_fraud(self, block: Block) -> int:
         """After our own audit refused `block` (or a block of the branch it completed): send
@@ -55,7 +133,19 @@ class FraudGossipMixin:
 
     def submit_fraud_proof(self, data: bytes, source: Peer | None = None) -> dict[str, Any]:
         """Check a proof (from a peer or the API); on success pass it on. Raises
-        `FraudProofError` for a false proof and `Unverifiable` when we cannot check it."""
+        `FraudProofError` for a false proof and `Unverifiable` when we cannot check it yet
+        (the proof is then kept and checked again as our head moves)."""
+        from learnchain.consensus import rlpow_fraud
+
+        addr = None if source is None else source.addr
+        try:
+            return self._check_and_pass_on(data, addr)
+        except rlpow_fraud.Unverifiable:
+            if hasattr(self.chain.engine, "convicted"):
+                self._keep_pending(data, addr)
+            raise
+
+    def _check_and_pass_on(self, data: bytes, source: str | None) -> dict[str, Any]:
         from learnchain.consensus import rlpow_fraud
 
         engine = self.chain.engine
@@ -67,9 +157,10 @@ class FraudGossipMixin:
             log.warning("fraud proof: block 0x%s of 0x%s is invalid (%s); %d block(s) undone, "
                         "proposer banned", verdict.block_hash.hex()[:16],
                         verdict.proposer.hex()[:12], verdict.reason, verdict.undone)
+        with self.lock:
+            self._pending_proofs().pop(verdict.block_hash, None)
         if verdict.block_hash not in self._seen_proofs():
-            self._gossip_proof(verdict.block_hash, data,
-                               exclude=None if source is None else source.addr)
+            self._gossip_proof(verdict.block_hash, data, exclude=source)
         return rlpow_fraud.describe(verdict)
 
     def _gossip_proof(self, block_hash: bytes, data: bytes, exclude: str | None) -> None:
@@ -79,6 +170,7 @@ class FraudGossipMixin:
             while len(seen) > MAX_SEEN_PROOFS:
                 seen.popitem(last=False)
             for peer in self.ready_peers():  # type: ignore[attr-defined]
+                peer.proofs_sent.add(block_hash)
                 if peer.addr != exclude:
                     self.send(peer, "fraud", {"proof": data})  # type: ignore[attr-defined]
 
@@ -90,5 +182,5 @@ class FraudGossipMixin:
         except rlpow_fraud.FraudProofError as exc:
             self.penalise(peer, "bad-fraud-proof", str(exc))  # type: ignore[attr-defined]
         except rlpow_fraud.Unverifiable as exc:
-            log.info("fraud proof from %s not checked: %s", peer.addr, exc)
+            log.info("fraud proof from %s not checked yet (kept): %s", peer.addr, exc)
         return []

@@ -58,6 +58,8 @@ class Peer:
     diverged: bool = False
     """Its chain forked from ours deeper than the finality bound: do not sync from it until
     a checkpoint settles which branch is final."""
+    proofs_sent: set[bytes] = field(default_factory=set)
+    """Blocks whose fraud proof this peer has had from us (net/fraud_gossip.py)."""
 
     @property
     def ready(self) -> bool:
@@ -93,6 +95,9 @@ class HandshakeMixin:
         raise NotImplementedError
 
     def _status(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _greeting_proofs(self, peer: Peer) -> list[bytes]:
         raise NotImplementedError
 
     def _check_admission(self, node_id: bytes) -> None:
@@ -172,7 +177,8 @@ class HandshakeMixin:
                 "node": self.node_id,
                 "sig": sign_challenge(self.key, b"initiator", self.genesis, challenge.nonce,
                                       peer.my_nonce)})
-            return [auth, self._envelope(peer, "status", self._status())]
+            return [auth, self._envelope(peer, "status", self._status()),
+                    *self._greeting_proofs(peer)]
         if kind == "auth":
             auth_msg = m.validate_auth(body)
             peer = self.pending.get(auth_msg.node)
@@ -184,5 +190,5 @@ class HandshakeMixin:
             peer.session = session_key(self.key, peer.public_key, peer.their_nonce,
                                        peer.my_nonce)
             self._promote(peer)
-            return [self._envelope(peer, "status", self._status())]
+            return [self._envelope(peer, "status", self._status()), *self._greeting_proofs(peer)]
         raise ProtocolError(f"unknown handshake message {kind!r}")

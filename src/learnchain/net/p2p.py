@@ -418,7 +418,8 @@ class P2PNode(BlobFetchMixin, FraudGossipMixin, HandshakeMixin):
             self._defer(peer, block, str(exc))
             return None
         except InvalidBlock as exc:
-            self.penalise(peer, "invalid-block", str(exc))
+            if not self.answer_convicted_block(peer, block):
+                self.penalise(peer, "invalid-block", str(exc))
             self.publish_found_fraud(block)
             return None
         self._remember(self.seen_blocks, block.hash)
@@ -545,7 +546,8 @@ class P2PNode(BlobFetchMixin, FraudGossipMixin, HandshakeMixin):
                     self.send(peer, "tx", body, payload)
 
     def tick(self) -> None:
-        """Periodic upkeep: tell peers our head, ask for more peers, unstick stalled syncs."""
+        """Periodic upkeep: tell peers our head, ask for more peers, unstick stalled syncs,
+        check again the fraud proofs we could not check before."""
         with self.lock:
             status = self._status()
             now = self.chain.clock()
@@ -563,3 +565,4 @@ class P2PNode(BlobFetchMixin, FraudGossipMixin, HandshakeMixin):
                 self.send(peer, "status", status)
                 if len(self.peers) < self.max_peers:
                     self.send(peer, "get_peers", {})
+        self.retry_pending_proofs()

@@ -1,0 +1,156 @@
+"""A fraud proof that a node cannot check yet is kept, not lost (net/fraud_gossip.py).
+
+Narrative: a proof against node 0's bad block reaches a verifier before the block's parent
+does (gossip and block sync race each other on a real network). The verifier cannot check it
+and says so (``Unverifiable``), but keeps it. The blocks then arrive; the verifier's own
+one-step audit misses the swapped step and adopts the bad block. At its next tick the kept
+proof is checked against the new head: the block is rolled back and its proposer convicted.
+A kept proof that turns out false is dropped, and the store of kept proofs is bounded. A
+peer that connects after a proof went out gets it when its session opens, and a peer that
+relays the convicted block is sent the proof rather than punished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from learnchain.consensus.rlpow import Manifest
+from learnchain.consensus.rlpow_fraud import FraudProof, FraudProofError, Unverifiable
+from learnchain.core.types import Block
+from learnchain.net import fraud_gossip
+from learnchain.net.handshake import INITIAL_SCORE
+from learnchain.sim.network import LinkModel, SimNetwork
+from learnchain.sim.rlpow_chains import (
+    LocalChain,
+    audit_salt_for,
+    keys_for,
+    local_chain,
+    rlpow_genesis,
+    swap_last_step,
+)
+
+K = 4
+
+
+def _setup(nodes: int = 1) -> tuple[LocalChain, SimNetwork, list[Block], Block, bytes]:
+    keys = keys_for(2, "kept")
+    genesis = rlpow_genesis(keys, params={"K": K, "audit_steps": 1, "learning_starts": 3})
+    prover = local_chain(genesis, keys)
+    honest = [prover.produce(keys[h % 2]) for h in range(5)]
+    bad = swap_last_step(prover.engine, prover.propose(keys[0]), keys[0])
+    prover.engine._own.add(bad.hash)  # a cheater does not audit itself
+    prover.chain.add_block(bad)
+    m = Manifest.from_bytes(prover.engine.blobs.get(bad.header.engine_fields["work"]) or b"")
+    inputs = {d: prover.engine.blobs.get(d) or b"" for d in m.steps[K - 2]}
+    proof = FraudProof.for_step(bad, m, K - 1, inputs).to_bytes()
+    net = SimNetwork(genesis, keys_for(nodes, "verifier"), link=LinkModel(median_ms=1, sigma=0.0),
+                     start_ms=prover.clock.now_ms)
+    for verifier in net.nodes.values():
+        verifier.chain.engine.audit_salt = audit_salt_for(bad.hash, K, 0)  # misses it
+    return prover, net, honest, bad, proof
+
+
+def _deliver(prover: LocalChain, net: SimNetwork, block: Block, name: str = "n0") -> None:
+    verifier = net.nodes[name]
+    verifier.chain.engine.accept_sidecar(prover.engine.sidecar(block))
+    verifier.node.import_block(block)
+
+
+def test_a_proof_that_arrives_before_its_block_is_kept_and_applied_when_the_block_comes():
+    prover, net, honest, bad, proof = _setup()
+    verifier = net.nodes["n0"]
+    with pytest.raises(Unverifiable, match="parent is not on this node's canonical chain"):
+        verifier.p2p.submit_fraud_proof(proof)
+    verifier.p2p.tick()  # nothing new to check against: still kept, no verdict
+    assert bad.hash not in verifier.chain.engine.proven_invalid
+
+    for block in [*honest, bad]:
+        _deliver(prover, net, block)
+    assert verifier.chain.head_hash == bad.hash  # its own audit replayed an honest step
+
+    verifier.p2p.tick()
+    engine = verifier.chain.engine
+    assert verifier.chain.head_hash == bad.parent and bad.hash in verifier.chain.invalid
+    assert "training steps do not reproduce" in engine.proven_invalid[bad.hash]
+    assert engine.convicted == {bad.header.proposer: bad.hash}
+    assert not verifier.p2p._pending_proofs()
+
+
+def test_a_peer_that_connects_after_a_proof_was_published_still_receives_it():
+    """The proof went out while nobody was connected (a node just restarted): the session a
+    peer opens later starts with it."""
+    prover, net, honest, bad, proof = _setup(nodes=2)
+    for name in ("n0", "n1"):
+        for block in honest:
+            _deliver(prover, net, block, name)
+    _deliver(prover, net, bad, "n1")
+    assert net.nodes["n1"].chain.head_hash == bad.hash
+    verdict = net.nodes["n0"].p2p.submit_fraud_proof(proof)
+    assert verdict["new"] and not net.nodes["n0"].p2p.ready_peers()
+
+    net.connect("n1", "n0")
+    net.run(2)
+    late = net.nodes["n1"]
+    assert late.p2p.ready_peers(), "the two nodes did not connect"
+    assert bad.hash in late.chain.engine.proven_invalid
+    assert late.chain.head_hash == bad.parent
+    assert late.chain.engine.convicted == {bad.header.proposer: bad.hash}
+
+
+def test_a_peer_relaying_a_convicted_block_is_sent_the_proof_not_punished(monkeypatch):
+    """The peer adopted the block before anyone proved it bad: it is told, not cut off."""
+    monkeypatch.setattr(fraud_gossip, "GREETING_PROOFS", 0)  # only the answer path is left
+    prover, net, honest, bad, proof = _setup(nodes=2)
+    for name in ("n0", "n1"):
+        for block in honest:
+            _deliver(prover, net, block, name)
+    _deliver(prover, net, bad, "n1")
+    net.nodes["n0"].p2p.submit_fraud_proof(proof)
+
+    net.connect("n1", "n0")
+    net.run(2)
+    judge, relayer = net.nodes["n0"], net.nodes["n1"]
+    assert bad.hash in relayer.chain.engine.proven_invalid, "the relayer was not told"
+    assert relayer.chain.head_hash == bad.parent
+    link = judge.p2p.peers.get("n1")
+    assert link is not None and link.score == INITIAL_SCORE
+    assert judge.p2p.stats.penalties == 0
+
+
+def test_a_kept_proof_that_turns_out_false_is_dropped():
+    prover, net, honest, _, _ = _setup()
+    verifier = net.nodes["n0"]
+    honest_block = honest[-1]
+    m = Manifest.from_bytes(prover.engine.blobs.get(honest_block.header.engine_fields["work"])
+                            or b"")
+    inputs = {d: prover.engine.blobs.get(d) or b"" for d in m.steps[K - 2]}
+    lie = FraudProof.for_step(honest_block, m, K - 1, inputs).to_bytes()
+    with pytest.raises(Unverifiable):
+        verifier.p2p.submit_fraud_proof(lie)
+    for block in honest:
+        _deliver(prover, net, block)
+    verifier.p2p.tick()
+    assert verifier.chain.head_hash == honest_block.hash
+    assert not verifier.chain.engine.proven_invalid and not verifier.p2p._pending_proofs()
+    with pytest.raises(FraudProofError, match="reproduce"):
+        verifier.p2p.submit_fraud_proof(lie)
+
+
+def test_the_proofs_kept_unchecked_are_bounded(monkeypatch):
+    _, net, _, bad, proof = _setup()
+    key = keys_for(2, "kept")[0]
+    assert key.address == bad.header.proposer
+    p2p = net.nodes["n0"].p2p
+    monkeypatch.setattr(fraud_gossip, "MAX_PENDING_PROOFS", 3)
+    decoded = FraudProof.from_bytes(proof)
+    hashes = []
+    for i in range(5):  # the same accusation, re-signed under other timestamps
+        header = replace(decoded.header, timestamp_ms=decoded.header.timestamp_ms + i)
+        block = Block(header, ()).signed(key)
+        hashes.append(block.hash)
+        variant = replace(decoded, header=block.header, signature=block.signature)
+        with pytest.raises(Unverifiable):
+            p2p.submit_fraud_proof(variant.to_bytes())
+    assert list(p2p._pending_proofs()) == hashes[-3:]
