@@ -185,6 +185,7 @@ class RLPowEngine(VerifyMixin, UnclesMixin, ConsensusEngine):
         self.found_proofs: OrderedDict[bytes, bytes] = OrderedDict()
         self.convicted: dict[bytes, bytes] = {}
         self.proven_invalid: dict[bytes, str] = {}
+        self.saved_verdicts: set[bytes] = set()  # stored (consensus/rlpow_verdicts.py)
         self.header_keys = HEADER_KEYS | ({"uncles"} if self.shares_learner else set())
         self._uncle_pool = OrderedDict()
         self._uncle_checked = OrderedDict()
@@ -193,8 +194,11 @@ class RLPowEngine(VerifyMixin, UnclesMixin, ConsensusEngine):
     # ----- wiring ------------------------------------------------------------------------
 
     def attach(self, chain: Any) -> None:
+        from learnchain.consensus.rlpow_verdicts import load_verdicts
+
         self.chain = chain
         self.blobs = BlobStore(chain.store.conn)
+        load_verdicts(self)
 
     def _locked(self) -> Any:
         """The chain's lock: blob writes share its SQLite connection and must not land inside

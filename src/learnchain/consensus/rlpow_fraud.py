@@ -366,11 +366,20 @@ def replay_steps(engine: RLPowEngine, header: BlockHeader, parent: BlockHeader,
 def apply_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> Verdict:
     """Check `proof` and, if it holds, reject the block everywhere on this node and convict
     its proposer. Raises `FraudProofError` / `Unverifiable` as `check_fraud_proof` does."""
+    from learnchain.consensus.rlpow_verdicts import save_verdicts
+
     block_hash, proposer = proof.block_hash, proof.header.proposer
     known = engine.proven_invalid.get(block_hash)
     if known is not None:
         engine.convicted.setdefault(proposer, block_hash)
         return Verdict(block_hash, proposer, known, new=False)
+    if proposer in engine.convicted and not engine.chain.has_block(block_hash) and not (
+            engine.shares_learner and engine.includers(proof.header)):
+        # Nothing here to undo, and the key's blocks are refused anyway: no replay, nothing
+        # kept (a convicted key could otherwise make every node replay and store a step for
+        # each bad block it cares to sign).
+        return Verdict(block_hash, proposer, "its proposer is already convicted here; the "
+                       "block is refused without a replay", new=False)
     reason = check_fraud_proof(engine, proof)
     engine.proven_invalid[block_hash] = reason
     engine.convicted.setdefault(proposer, block_hash)
@@ -381,6 +390,7 @@ def apply_fraud_proof(engine: RLPowEngine, proof: FraudProof) -> Verdict:
             undone += engine.chain.invalidate(
                 includer, f"includes uncle 0x{block_hash.hex()[:16]}, proven invalid by a "
                 f"fraud proof: {reason}")
+    save_verdicts(engine)
     return Verdict(block_hash, proposer, reason, new=True, undone=undone)
 
 

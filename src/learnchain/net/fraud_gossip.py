@@ -49,6 +49,14 @@ class FraudGossipMixin:
             seen = self._fraud_seen = OrderedDict()
         return seen
 
+    def _save_verdicts(self) -> None:
+        """Store the verdicts our audits reached during imports (they could not be written
+        inside the block transaction)."""
+        if hasattr(self.chain.engine, "saved_verdicts"):
+            from learnchain.consensus.rlpow_verdicts import save_verdicts
+
+            save_verdicts(self.chain.engine)
+
     def _pending_proofs(self) -> OrderedDict[bytes, tuple[bytes, str | None]]:
         pending = getattr(self, "_fraud_pending", None)
         if pending is None:
@@ -72,6 +80,7 @@ class FraudGossipMixin:
         replays a training step."""
         from learnchain.consensus import rlpow_fraud
 
+        self._save_verdicts()
         head = self.chain.head_hash
         with self.lock:
             pending = self._pending_proofs()
@@ -123,6 +132,7 @@ class FraudGossipMixin:
         found = getattr(self.chain.engine, "found_proofs", None)
         if not found:
             return 0
+        self._save_verdicts()
         seen = self._seen_proofs()
         fresh = [(h, proof) for h, proof in list(found.items()) if h not in seen]
         for block_hash, proof in fresh:
@@ -159,7 +169,8 @@ class FraudGossipMixin:
                         verdict.proposer.hex()[:12], verdict.reason, verdict.undone)
         with self.lock:
             self._pending_proofs().pop(verdict.block_hash, None)
-        if verdict.block_hash not in self._seen_proofs():
+        held = verdict.block_hash in engine.found_proofs  # not a shortcut for a convicted key
+        if held and verdict.block_hash not in self._seen_proofs():
             self._gossip_proof(verdict.block_hash, data, exclude=source)
         return rlpow_fraud.describe(verdict)
 

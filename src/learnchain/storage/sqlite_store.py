@@ -85,6 +85,11 @@ class SqliteStore:
     def set_meta(self, key: str, value: bytes) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def meta_items(self, prefix: str) -> list[tuple[str, bytes]]:
+        rows = self.conn.execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? "
+                                 "ORDER BY key", (len(prefix), prefix))
+        return [(key, bytes(value)) for key, value in rows]
+
     def put_block(self, block_hash: bytes, parent: bytes, height: int, header: bytes,
                   data: bytes, metrics: bytes) -> None:
         self.conn.execute("INSERT OR IGNORE INTO blocks VALUES (?, ?, ?, ?, ?, ?, NULL)",
