@@ -186,6 +186,7 @@ class RLPowEngine(VerifyMixin, UnclesMixin, ConsensusEngine):
         self.convicted: dict[bytes, bytes] = {}
         self.proven_invalid: dict[bytes, str] = {}
         self.saved_verdicts: set[bytes] = set()  # stored (consensus/rlpow_verdicts.py)
+        self.saved_drift: dict[bytes, tuple[float, int]] = {}
         self.header_keys = HEADER_KEYS | ({"uncles"} if self.shares_learner else set())
         self._uncle_pool = OrderedDict()
         self._uncle_checked = OrderedDict()

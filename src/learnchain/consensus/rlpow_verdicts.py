@@ -1,4 +1,4 @@
-"""rlpow fraud-proof verdicts survive a restart.
+"""rlpow fraud-proof verdicts and drift sums survive a restart.
 
 A verdict (a block proven invalid, its proposer convicted) is node-local state, but a node
 that forgot it on restart would accept the convicted key's blocks again and could no longer
@@ -12,6 +12,11 @@ transaction, whose rollback (the block is refused) would drop the write. So verd
 written afterwards, by `save_verdicts`, which the peer layer calls once the import has
 returned; a crash in between loses only the verdict, and the block is refused again by the
 same audit when it comes back.
+
+The cumulative drift ledger (consensus/rlpow_rules.py) is node-local state of the same kind:
+forgotten on restart, it would hand a proposer nudging under the tolerance a fresh budget. Its
+sums are stored as one entry, ``rlpow/drift``, with the totals as exact float hex strings (the
+ledger is not consensus state; its verdicts are this node's, as the audit choice is).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ if TYPE_CHECKING:
     from learnchain.consensus.rlpow import RLPowEngine
 
 VERDICT_PREFIX = "rlpow/verdict/"
+DRIFT_KEY = "rlpow/drift"
 
 
 def save_verdicts(engine: RLPowEngine) -> int:
@@ -36,7 +42,9 @@ def save_verdicts(engine: RLPowEngine) -> int:
     with chain.lock:
         store = chain.store
         fresh = [h for h in engine.found_proofs if h not in engine.saved_verdicts]
-        if not fresh or store.conn.in_transaction:
+        drift = dict(engine.drift.totals)
+        drift_changed = drift != engine.saved_drift
+        if not (fresh or drift_changed) or store.conn.in_transaction:
             return 0
         at = chain.clock()
         with store.transaction():
@@ -44,7 +52,11 @@ def save_verdicts(engine: RLPowEngine) -> int:
                 reason = engine.proven_invalid.get(block_hash, "proven by a fraud proof")
                 store.set_meta(VERDICT_PREFIX + block_hash.hex(), encode(
                     {"proof": engine.found_proofs[block_hash], "reason": reason, "at": at}))
+            if drift_changed:
+                store.set_meta(DRIFT_KEY, encode(
+                    [[p, total.hex(), n] for p, (total, n) in sorted(drift.items())]))
         engine.saved_verdicts.update(fresh)
+        engine.saved_drift = drift
     return len(fresh)
 
 
@@ -73,4 +85,22 @@ def load_verdicts(engine: RLPowEngine) -> int:
         engine.convicted.setdefault(proposer, block_hash)
         engine.remember_proof(block_hash, data)
         engine.saved_verdicts.add(block_hash)
+    _load_drift(engine)
     return len(entries)
+
+
+def _load_drift(engine: RLPowEngine) -> None:
+    data = engine.chain.store.get_meta(DRIFT_KEY)
+    if data is None:
+        return
+    try:
+        totals = {}
+        for proposer, total, n in decode(data):
+            if not (isinstance(proposer, bytes) and len(proposer) == 20
+                    and isinstance(total, str) and type(n) is int and n >= 0):
+                raise TypeError("an entry is not (address, float hex, count)")
+            totals[proposer] = (float.fromhex(total), n)
+    except (EncodingError, TypeError, ValueError) as exc:
+        raise StoreError(f"stored drift ledger {DRIFT_KEY!r} is damaged: {exc}") from None
+    engine.drift.totals.update(totals)
+    engine.saved_drift = dict(engine.drift.totals)

@@ -1,7 +1,8 @@
 """Fraud-proof verdicts survive a restart (consensus/rlpow_verdicts.py): a node stopped and
 started again still refuses the convicted key's blocks and still holds the proof to pass on;
-a damaged stored verdict stops the node with a message naming it; and a convicted key cannot
-make a node replay and store a step for every further bad block it signs.
+a damaged stored verdict stops the node with a message naming it; a convicted key cannot
+make a node replay and store a step for every further bad block it signs; and the cumulative
+drift sums come back exactly.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import pytest
 
 from learnchain.consensus.rlpow import Manifest, RLPowEngine
 from learnchain.consensus.rlpow_fraud import FraudProof, apply_fraud_proof
-from learnchain.consensus.rlpow_verdicts import VERDICT_PREFIX, save_verdicts
+from learnchain.consensus.rlpow_verdicts import DRIFT_KEY, VERDICT_PREFIX, save_verdicts
+from learnchain.core.encoding import encode
 from learnchain.core.errors import InvalidBlock, StoreError
 from learnchain.core.types import Block
 from learnchain.node import open_chain
@@ -111,3 +113,23 @@ def test_a_convicted_key_cannot_make_a_node_replay_each_further_bad_block(world,
     assert not verdict.new and "already convicted" in verdict.reason
     assert second.hash not in verifier.engine.found_proofs
     assert second.hash not in verifier.engine.saved_verdicts
+
+
+def test_the_drift_sums_survive_a_restart_exactly(world):
+    prover, verifier, path, genesis, keys, _ = world
+    verifier.engine.drift.totals[keys[1].address] = (0.1 + 0.2 + 3.3e-5, 7)
+    save_verdicts(verifier.engine)
+    engine = _reopen(verifier, path, genesis, prover.clock).engine
+    assert engine.drift.totals == {keys[1].address: (0.1 + 0.2 + 3.3e-5, 7)}
+
+
+@pytest.mark.parametrize("junk", [b"\x01", encode([[b"short", "0x1p-3", 1]]),
+                                  encode([[bytes(20), "not hex", 1]]),
+                                  encode([[bytes(20), "0x1p-3", -1]])])
+def test_a_damaged_drift_ledger_is_named(world, junk):
+    prover, verifier, path, genesis, _, _ = world
+    with verifier.store.transaction():
+        verifier.store.set_meta(DRIFT_KEY, junk)
+    verifier.store.close()
+    with pytest.raises(StoreError, match="drift ledger 'rlpow/drift' is damaged"):
+        open_chain(path, genesis, clock=prover.clock)
