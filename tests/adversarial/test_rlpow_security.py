@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from learnchain.consensus import rlpow, rlpow_verify
+from learnchain.consensus import rlpow, rlpow_propose, rlpow_verify
 from learnchain.consensus.rlpow import Manifest
 from learnchain.consensus.rlpow_fraud import (
     FraudProof,
@@ -93,7 +93,7 @@ def propose_with(local: LocalChain, key: PrivateKey, txs: list[Transaction]) -> 
 
 def _without_pace(monkeypatch: pytest.MonkeyPatch) -> None:
     """The attacker's own software skips the rate rule (honest nodes keep it)."""
-    monkeypatch.setattr(rlpow, "validate_pace", lambda *a, **k: None)
+    monkeypatch.setattr(rlpow_propose, "validate_pace", lambda *a, **k: None)
     monkeypatch.setattr(rlpow_verify, "validate_pace", lambda *a, **k: None)
 
 

@@ -33,19 +33,17 @@ replay``, ``reward does not replay``, ``training lineage broken``, ``parameters 
 ``action disagrees with the committed policy``, ``training steps do not reproduce``, ...).
 The minibatch seed covers the block's tx root; proofs are judged as the proposer's registered
 platform (``rlpow_rules``); an audit that fails leaves a fraud proof for the peer layer to
-publish and convicts the proposer (``rlpow_fraud``). Parameters and coins live in
-``rlpow_params``, the derived records and the manifest in ``rlpow_records``.
+publish and convicts the proposer (``rlpow_fraud``). Proposing (``prepare``, ``seal``) is in
+``rlpow_propose``; parameters and coins live in ``rlpow_params``, the derived records and the
+manifest in ``rlpow_records``.
 """
 
 
 from __future__ import annotations
 
 import os
-import threading
 from collections import OrderedDict
-from collections.abc import Iterable
 from contextlib import nullcontext
-from dataclasses import replace
 from typing import Any
 
 from learnchain.consensus.base import ConsensusEngine, ConsensusParams
@@ -65,6 +63,7 @@ from learnchain.consensus.rlpow_params import (  # re-exported: the engine's pub
     schedule_of,
     training_seed,
 )
+from learnchain.consensus.rlpow_propose import ProposeMixin
 from learnchain.consensus.rlpow_records import (
     BlockRecord,
     LineageEntry,
@@ -79,7 +78,6 @@ from learnchain.consensus.rlpow_rules import (
     DriftLedger,
     PlatformRegistry,
     earliest_timestamp,
-    validate_pace,
 )
 from learnchain.consensus.rlpow_uncles import DESIGNS, UncleInfo, UnclesMixin
 from learnchain.consensus.rlpow_verify import VerifyMixin
@@ -95,7 +93,7 @@ __all__ = ["DEVNET_RLPOW_PARAMS", "FORMAT_VERSION", "HEADER_KEYS", "MAX_K", "PAR
            "mint_for", "schedule_of", "training_seed"]
 
 
-class RLPowEngine(VerifyMixin, UnclesMixin, ConsensusEngine):
+class RLPowEngine(ProposeMixin, VerifyMixin, UnclesMixin, ConsensusEngine):
     """Node-local rlpow engine: verifies blocks and, for its node's key, acts and trains.
 
     engine_config (static, in genesis): ``env`` (oracle name), ``dqn`` (DQNConfig fields:
@@ -401,118 +399,6 @@ class RLPowEngine(VerifyMixin, UnclesMixin, ConsensusEngine):
         if block is not None:
             raise InvalidBlock(f"proposer 0x{header.proposer.hex()} is banned as a miner: a "
                                f"fraud proof convicted its block 0x{block.hex()[:16]}")
-
-    # ----- proposing ---------------------------------------------------------------------
-
-    def prepare(self, header: BlockHeader, cp: ConsensusParams) -> BlockHeader:
-        """Act: choose A_t with θ_before, step the oracle, fill everything but the work."""
-        parent = self.chain.get_header(header.parent)
-        if parent is None:
-            raise InvalidBlock("rlpow: the parent of this candidate is not stored")
-        validate_pace(header, parent, self._recent_proposers(parent, cp), cp.params)
-        parent_rec = self.record(header.parent)
-        proposer = header.proposer
-        uncles: list[UncleInfo] = []
-        if self.shares_learner:
-            parent = self.chain.get_header(header.parent)
-            uncles = self.select_uncles(parent, cp)
-            start = self.merged_start(parent_rec, [u.after for u in uncles])
-        else:
-            start = parent_rec.lineage.get(proposer) or self._initial_entry(proposer)
-        theta = self.blobs.get(start.params)
-        if theta is None:
-            raise InvalidBlock(f"parameters unavailable: this node lost its own θ "
-                               f"{cid_of_digest(start.params)}")
-        eps = schedule_of(cp.params).eps_ppb(header.height - 1)
-        action, explored = dqn.select_action(theta, self.env.observe(parent_rec.state), eps,
-                                             exploration_coin(parent_rec.seed, proposer))
-        out = self.env.step(parent_rec.state, action, env_seed(parent_rec.seed))
-        transition = dqn.Transition.from_outcome(self.env, parent_rec.state, action, out)
-        history_len = (len(self._buffer(proposer, header.height - 1, self._head_if(header)))
-                       + len(uncles) + 1)
-        k = self._expected_k(history_len, cp)
-        self._pending[(header.parent, proposer)] = _Pending(
-            transition, start, k, tuple(u.transition for u in uncles))
-        if len(self._pending) > 64:
-            self._pending.pop(next(iter(self._pending)))
-        ret = (0 if parent_rec.done else parent_rec.ret) + out.reward_fp
-        fields = {"v": FORMAT_VERSION, "s": list(out.next_state), "a": action,
-                  "r": out.reward_fp, "done": out.done, "ret": ret, "eps": eps,
-                  "explored": explored, "theta": start.params,
-                  "theta_cid": cid_of_digest(start.params), "k": k, "after": start.triple(),
-                  "work": bytes(32), "mint": mint_for(out.reward_fp, cp.params)}
-        if self.shares_learner:
-            fields["uncles"] = [u.digest for u in uncles]
-        return replace(header, engine_fields=fields)
-
-    def seal(self, header: BlockHeader, cp: ConsensusParams,
-             stop: threading.Event) -> BlockHeader | None:
-        """The work: K committed DQN steps on coin-drawn minibatches of the chain's history."""
-        pending = self._pending.pop((header.parent, header.proposer), None)
-        if pending is None:
-            raise InvalidBlock("rlpow: seal called without prepare for this parent")
-        start, k = pending.start, pending.k
-        with self.chain.lock:
-            if stop.is_set() or self.chain.head_hash != header.parent:
-                return None
-            work_blobs: dict[bytes, bytes] = {}
-            if k == 0:
-                manifest = Manifest(start.steps, tuple(start.triple()), (), self.compute)
-                after = start.triple()
-            else:
-                buf = self._buffer(header.proposer, header.height - 1, self.chain.head)
-                n = len(buf)
-                buf.extend((*pending.uncles, pending.transition))
-                try:
-                    state = [self.blobs.get(d) for d in start.triple()]
-                    if any(b is None for b in state):
-                        raise InvalidBlock("parameters unavailable: this node lost its own "
-                                           "learner state")
-                    params, opt, target = (b for b in state if b is not None)
-                    proof = dqn.train(params, target, buf, k, int(cp.params["C"]), start.steps,
-                                      training_seed(self.record(header.parent).seed,
-                                                    header.proposer, header.tx_root),
-                                      self.hyper, opt_bytes=opt,
-                                      keep_blobs=self.retain_intermediate)
-                finally:
-                    buf.truncate(n)
-                steps = tuple((c.params_hash, c.opt_hash, c.target_hash) for c in proof.steps)
-                manifest = Manifest(start.steps, tuple(start.triple()), steps,
-                                    self.compute)  # the platform this node is registered on
-                after = list(steps[-1])
-                work_blobs = proof.blobs
-            if self.archive_work:
-                self.blobs.put_many(work_blobs.values())
-            else:  # only what the proposer's next block starts from
-                self.blobs.put_many(work_blobs[d] for d in dict.fromkeys(after)
-                                    if d in work_blobs)
-            work = self.blobs.put(manifest.to_bytes())
-            if self.retain_intermediate and work_blobs:
-                self._remember(work_blobs.items())
-        sealed = replace(header, engine_fields={**header.engine_fields, "after": after,
-                                                "work": work})
-        self._own.add(sealed.hash)
-        return sealed
-
-    def _remember(self, blobs: Iterable[tuple[bytes, bytes]]) -> None:
-        """Keep recent blobs in memory (bounded, oldest dropped first)."""
-        for digest, data in blobs:
-            if digest in self._recent:
-                self._recent.move_to_end(digest)
-                continue
-            self._recent[digest] = data
-            self._recent_bytes += len(data)
-        while self._recent_bytes > self.recent_limit_bytes and len(self._recent) > 1:
-            _, old = self._recent.popitem(last=False)
-            self._recent_bytes -= len(old)
-
-    def blob(self, digest: bytes) -> bytes | None:
-        """A blob this node can serve to peers (its recent work first, then the store)."""
-        data = self._recent.get(digest)
-        if data is not None:
-            return data
-        with self._locked():
-            return self.blobs.get(digest)
 
     # ----- rewards, fork metrics, sidecar ------------------------------------------------
 
