@@ -225,7 +225,7 @@ def eval_cmd(
     if model == "paper" and _model_of(config) == "paper":
         _paper_eval(s, r, d, config, preset_name, overrides, reading, as_json)
         return
-    from learnchain.governance.robust import evaluate_tuple
+    from learnchain.governance.tuple_report import evaluate_tuple
 
     cfg = _build_config(config, preset_name, overrides)
     rep = evaluate_tuple(cfg, s, r, d)

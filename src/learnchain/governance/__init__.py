@@ -20,7 +20,7 @@ _LAZY = {
     "preset": "learnchain.governance.config",
     "OptimisationResult": "learnchain.governance.robust",
     "Solution": "learnchain.governance.robust",
-    "evaluate_tuple": "learnchain.governance.robust",
+    "evaluate_tuple": "learnchain.governance.tuple_report",
     "optimise": "learnchain.governance.robust",
     "solve_region": "learnchain.governance.robust",
     "PaperConfig": "learnchain.governance.paper",

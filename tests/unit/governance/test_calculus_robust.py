@@ -11,7 +11,6 @@ import pytest
 from learnchain.governance import calculus as calc
 from learnchain.governance.config import CalculusConfig, preset
 from learnchain.governance.robust import (
-    evaluate_tuple,
     is_robustly_feasible_exact,
     naive_exhaustive,
     optimise,
@@ -20,6 +19,7 @@ from learnchain.governance.robust import (
     robust_cost_exact,
     solve_region,
 )
+from learnchain.governance.tuple_report import evaluate_tuple
 
 # Small worlds (T = 1 s) in which every constraint is active somewhere.
 SMALL: dict[str, Any] = dict(
