@@ -49,13 +49,8 @@ from learnchain.consensus.rlpow import Manifest, training_seed
 from learnchain.consensus.rlpow_fraud import FraudProof, check_fraud_proof, replay_steps
 from learnchain.core.types import Block
 from learnchain.ml import dqn
-from learnchain.sim.rlpow_experiments import (
-    LocalChain,
-    keys_for,
-    local_chain,
-    rlpow_genesis,
-    time_verifications,
-)
+from learnchain.sim.rlpow_chains import LocalChain, keys_for, local_chain, rlpow_genesis
+from learnchain.sim.rlpow_experiments import time_verifications
 from learnchain.testing import ManualClock
 
 WARMUP = 40

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from learnchain.config import NodeConfig
+from learnchain.consensus.rlpow import DEVNET_RLPOW_PARAMS
 from learnchain.devnet import (
     create_devnet,
     disk_usage,
@@ -27,7 +28,6 @@ from learnchain.devnet import (
     stop_devnet,
 )
 from learnchain.net.server import free_port_range
-from learnchain.sim.rlpow_experiments import DEVNET_RLPOW_PARAMS
 
 
 def _wait_height(root: Path, height: int, deadline: float) -> list[int]:

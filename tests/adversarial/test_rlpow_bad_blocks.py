@@ -20,7 +20,7 @@ from learnchain.core.errors import DataUnavailable, InvalidBlock
 from learnchain.core.types import Block
 from learnchain.ml import dqn
 from learnchain.ml.fixedpoint import SCALE
-from learnchain.sim.rlpow_experiments import LocalChain, keys_for, local_chain, rlpow_genesis
+from learnchain.sim.rlpow_chains import LocalChain, keys_for, local_chain, rlpow_genesis
 from learnchain.storage.blobstore import cid_of
 from learnchain.testing import ManualClock
 

@@ -25,8 +25,14 @@ from learnchain.core.crypto import PrivateKey, to_checksum_address
 from learnchain.core.errors import FutureBlock, InvalidBlock
 from learnchain.core.types import Block, Transaction
 from learnchain.ml import dqn
-from learnchain.sim.rlpow_chains import audit_salt_for, swap_last_step
-from learnchain.sim.rlpow_experiments import LocalChain, keys_for, local_chain, rlpow_genesis
+from learnchain.sim.rlpow_chains import (
+    LocalChain,
+    audit_salt_for,
+    keys_for,
+    local_chain,
+    rlpow_genesis,
+    swap_last_step,
+)
 from learnchain.testing import ManualClock
 
 K = 4

@@ -11,7 +11,7 @@ import pytest
 
 from learnchain.net import p2p
 from learnchain.sim.network import LinkModel, SimNetwork
-from learnchain.sim.rlpow_experiments import keys_for, local_chain, rlpow_genesis
+from learnchain.sim.rlpow_chains import keys_for, local_chain, rlpow_genesis
 from learnchain.storage.blobstore import cid_of_digest
 from learnchain.testing import ManualClock
 

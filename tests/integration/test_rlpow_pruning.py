@@ -9,7 +9,7 @@ from __future__ import annotations
 from learnchain.consensus.rlpow_pruning import BlobPruner
 from learnchain.core.crypto import PrivateKey
 from learnchain.sim.network import LinkModel, SimNetwork
-from learnchain.sim.rlpow_experiments import keys_for, local_chain, rlpow_genesis
+from learnchain.sim.rlpow_chains import keys_for, local_chain, rlpow_genesis
 
 PARAMS = {"K": 3, "audit_steps": 1, "learning_starts": 4}
 DQN = {"hidden": [16, 16], "batch_size": 8}

@@ -73,12 +73,13 @@ def attack(out: Path | None = OUT_OPTION, small: bool = SMALL_OPTION,
            workers: int = WORKERS_OPTION, publish: bool = PUBLISH_OPTION,
            as_json: bool = JSON_OPTION) -> None:
     """Private forks by a share α ∈ {0.1, 0.3, 0.5}, with and without one-step lookahead."""
-    from learnchain.sim import rlpow_experiments as ex
+    from learnchain.sim import rlpow_attack
 
     folder = experiment_folder("rlpow", out, publish)
-    cfg = ex.small_attack_config() if small else ex.AttackConfig(workers=workers)
+    cfg = rlpow_attack.small_attack_config() if small else rlpow_attack.AttackConfig(
+        workers=workers)
     with experiment_progress("attack races", as_json) as step:
-        summary = ex.run_attack(folder, cfg, progress=step)
+        summary = rlpow_attack.run_attack(folder, cfg, progress=step)
     _report("attack", summary, folder, as_json)
 
 

@@ -58,11 +58,12 @@ def tamper(spec: RunSpec) -> Outcome:
 
 
 def attack(spec: RunSpec) -> Outcome:
-    from learnchain.sim import rlpow_experiments as ex
+    from learnchain.sim import rlpow_attack
 
-    cfg = replace(ex.small_attack_config() if spec.quick else ex.AttackConfig(),
+    cfg = replace(rlpow_attack.small_attack_config() if spec.quick
+                  else rlpow_attack.AttackConfig(),
                   workers=spec.workers)
-    summary = ex.run_attack(spec.out, cfg, progress=spec.progress)
+    summary = rlpow_attack.run_attack(spec.out, cfg, progress=spec.progress)
     minority = [r for r in summary["rows"] if r["alpha"] < 0.5]
     worst = max(r["win_rate"] for r in minority)
     claim = Claim(SOURCE, "a minority (α < 0.5) cannot make a private fork win",

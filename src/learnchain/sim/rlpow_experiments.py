@@ -37,77 +37,15 @@ from learnchain.core.errors import InvalidBlock
 from learnchain.core.types import Block
 from learnchain.ml import coins, dqn
 from learnchain.ml.fixedpoint import SCALE
-from learnchain.sim.rlpow_attack import (  # experiment 3 lives in its own module
-    ATTACK_RULES as ATTACK_RULES,
-)
-from learnchain.sim.rlpow_attack import (
-    RACE_PPM as RACE_PPM,
-)
-from learnchain.sim.rlpow_attack import (
-    AttackConfig as AttackConfig,
-)
-from learnchain.sim.rlpow_attack import (
-    AttackTrial as AttackTrial,
-)
-from learnchain.sim.rlpow_attack import (
-    adversary_identities as adversary_identities,
-)
-from learnchain.sim.rlpow_attack import (
-    attack_prefix as attack_prefix,
-)
-from learnchain.sim.rlpow_attack import (
-    attack_row as attack_row,
-)
-from learnchain.sim.rlpow_attack import (
-    attack_trial as attack_trial,
-)
-from learnchain.sim.rlpow_attack import (
-    copy_node as copy_node,
-)
-from learnchain.sim.rlpow_attack import (
-    fork_point as fork_point,
-)
-from learnchain.sim.rlpow_attack import (
-    lookahead_block as lookahead_block,
-)
-from learnchain.sim.rlpow_attack import (
-    plot_attack as plot_attack,
-)
-from learnchain.sim.rlpow_attack import (
-    publish as publish,
-)
-from learnchain.sim.rlpow_attack import (
-    run_attack as run_attack,
-)
-from learnchain.sim.rlpow_attack import (
-    small_attack_config as small_attack_config,
-)
-from learnchain.sim.rlpow_chains import (  # re-exported: tests and benchmarks import them here
-    DEFAULT_OUT as DEFAULT_OUT,
-)
 from learnchain.sim.rlpow_chains import (
-    LocalChain as LocalChain,
-)
-from learnchain.sim.rlpow_chains import (
-    Progress as Progress,
-)
-from learnchain.sim.rlpow_chains import (
-    _pyplot as _pyplot,
-)
-from learnchain.sim.rlpow_chains import (
-    _write as _write,
-)
-from learnchain.sim.rlpow_chains import (
-    keys_for as keys_for,
-)
-from learnchain.sim.rlpow_chains import (
-    local_chain as local_chain,
-)
-from learnchain.sim.rlpow_chains import (
-    map_jobs as map_jobs,
-)
-from learnchain.sim.rlpow_chains import (
-    rlpow_genesis as rlpow_genesis,
+    LocalChain,
+    Progress,
+    _pyplot,
+    _write,
+    keys_for,
+    local_chain,
+    map_jobs,
+    rlpow_genesis,
 )
 from learnchain.testing import ManualClock
 

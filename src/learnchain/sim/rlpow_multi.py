@@ -29,17 +29,16 @@ from typing import Any
 
 from learnchain.experiments.base import mean_ci
 from learnchain.ml import coins, dqn
-from learnchain.sim.rlpow_experiments import (
-    LearningConfig,
+from learnchain.sim.rlpow_chains import (
     Progress,
     _pyplot,
     _write,
     keys_for,
-    learning_run,
     local_chain,
     map_jobs,
     rlpow_genesis,
 )
+from learnchain.sim.rlpow_experiments import LearningConfig, learning_run
 
 DESIGNS = ("uncles", "lineage", "apex")
 

@@ -18,7 +18,7 @@ from learnchain.testing import dev_genesis, make_node
 
 
 def test_rlpow_block_page_shows_state_action_reward_and_proofs() -> None:
-    from learnchain.sim.rlpow_experiments import keys_for, local_chain, rlpow_genesis
+    from learnchain.sim.rlpow_chains import keys_for, local_chain, rlpow_genesis
     from learnchain.testing import ManualClock
 
     keys = keys_for(2, "explorer")

@@ -11,7 +11,7 @@ from learnchain.core.types import Block
 from learnchain.ml.fixedpoint import SCALE
 from learnchain.node import open_chain
 from learnchain.sim.network import LinkModel, SimNetwork
-from learnchain.sim.rlpow_experiments import LocalChain, keys_for, local_chain, rlpow_genesis
+from learnchain.sim.rlpow_chains import LocalChain, keys_for, local_chain, rlpow_genesis
 from learnchain.testing import ManualClock
 
 PARAMS = {"K": 4, "audit_steps": 2, "learning_starts": 3}

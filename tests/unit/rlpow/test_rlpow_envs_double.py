@@ -7,7 +7,7 @@ import pytest
 from learnchain.ml import dqn
 from learnchain.ml.coins import derive_seed
 from learnchain.ml.envs import make_env
-from learnchain.sim.rlpow_experiments import keys_for, local_chain, rlpow_genesis
+from learnchain.sim.rlpow_chains import keys_for, local_chain, rlpow_genesis
 from learnchain.testing import ManualClock
 
 

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from learnchain.cli.rlpow import rlpow_app
+from learnchain.sim import rlpow_attack
 from learnchain.sim import rlpow_experiments as ex
 
 
@@ -42,8 +43,9 @@ def _fork_key(rule: str, fork: dict[str, int], rewards: list[int]) -> tuple[int,
 
 
 def test_attack_small_real_forks_are_decided_by_the_observers_fork_choice(tmp_path):
-    cfg = replace(ex.small_attack_config(), keep_trials=True, trials=16)  # claims hold at 16
-    summary = ex.run_attack(tmp_path, cfg)
+    # the claims hold at 16 trials
+    cfg = replace(rlpow_attack.small_attack_config(), keep_trials=True, trials=16)
+    summary = rlpow_attack.run_attack(tmp_path, cfg)
     rows = {(r["alpha"], r["rule"], r["lookahead"]): r for r in summary["rows"]}
     assert len(rows) == 2 * 3 * 2 and (tmp_path / "attack.png").stat().st_size > 0
     assert json.loads((tmp_path / "attack.json").read_text())["rows"] == summary["rows"]

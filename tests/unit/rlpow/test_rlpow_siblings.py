@@ -23,7 +23,7 @@ from learnchain.core.encoding import sha256
 from learnchain.core.errors import InvalidBlock
 from learnchain.core.types import Block
 from learnchain.ml import dqn
-from learnchain.sim.rlpow_experiments import rlpow_genesis
+from learnchain.sim.rlpow_chains import rlpow_genesis
 from learnchain.testing import ManualClock, TestNode, dev_key, make_node
 
 PARAMS = {"K": 2, "audit_steps": 2, "learning_starts": 4}

@@ -12,7 +12,7 @@ from learnchain.core.errors import ConfigError, InvalidBlock
 from learnchain.core.types import Block
 from learnchain.ml import dqn
 from learnchain.ml.multi import merge_states
-from learnchain.sim.rlpow_experiments import LocalChain, keys_for, local_chain, rlpow_genesis
+from learnchain.sim.rlpow_chains import LocalChain, keys_for, local_chain, rlpow_genesis
 from learnchain.storage.blobstore import cid_of_digest
 from learnchain.testing import ManualClock
 

@@ -26,8 +26,14 @@ from learnchain.core.encoding import decode, encode
 from learnchain.core.errors import InvalidBlock
 from learnchain.core.types import Block
 from learnchain.ml import dqn
-from learnchain.sim.rlpow_chains import audit_salt_for, swap_last_step
-from learnchain.sim.rlpow_experiments import LocalChain, keys_for, local_chain, rlpow_genesis
+from learnchain.sim.rlpow_chains import (
+    LocalChain,
+    audit_salt_for,
+    keys_for,
+    local_chain,
+    rlpow_genesis,
+    swap_last_step,
+)
 from learnchain.testing import ManualClock
 
 K = 2
