@@ -113,11 +113,18 @@ def stretched(plan: Plan, nodes: int, block_interval_ms: int) -> tuple[Plan, flo
     training, so each gets twice the nodes' training time in blocks plus a fixed margin (a
     reveal window of 8-10 blocks let the opening land after the close on a loaded CI machine:
     the task failed instead of settling).
+
+    The settle window must let the winner's turn come: a task settles by PoLe only in a block
+    its winner proposes, and with N nodes racing for each height the winner proposes none of
+    w blocks with probability about (1 - 1/N)^w (3 nodes, w = 10: 1.7 %, and more when load
+    skews the race; a CI run settled by fallback). It gets 24 blocks plus the load margin
+    ((2/3)^24 = 0.006 %); the window costs nothing when the winner's block comes early.
     """
     train_s = actors.warm_up(plan.kind, NODE_HP[plan.kind][0])
     load_blocks = math.ceil(2 * nodes * train_s * 1000 / block_interval_ms)
     return replace(plan, deadline_blocks=max(plan.deadline_blocks, load_blocks + 16),
-                   reveal_window=max(plan.reveal_window, load_blocks + 10)), train_s
+                   reveal_window=max(plan.reveal_window, load_blocks + 10),
+                   settle_window=max(plan.settle_window, load_blocks + 24)), train_s
 
 
 def run(root: Path, *, nodes: int = 3, tasks: int = 2, difficulty: int = 10,
