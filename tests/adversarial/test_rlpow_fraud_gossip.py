@@ -5,7 +5,8 @@ does (gossip and block sync race each other on a real network). The verifier can
 and says so (``Unverifiable``), but keeps it. The blocks then arrive; the verifier's own
 one-step audit misses the swapped step and adopts the bad block. At its next tick the kept
 proof is checked against the new head: the block is rolled back and its proposer convicted.
-A kept proof that turns out false is dropped, and the store of kept proofs is bounded. A
+A kept proof that turns out false is dropped; the store of kept proofs is bounded, one peer
+holds at most a few of its places, and a proof against a key that is not a miner is not kept. A
 peer that connects after a proof went out gets it when its session opens, and a peer that
 relays the convicted block is sent the proof rather than punished.
 """
@@ -20,7 +21,7 @@ from learnchain.consensus.rlpow import Manifest
 from learnchain.consensus.rlpow_fraud import FraudProof, FraudProofError, Unverifiable
 from learnchain.core.types import Block
 from learnchain.net import fraud_gossip
-from learnchain.net.handshake import INITIAL_SCORE
+from learnchain.net.handshake import INITIAL_SCORE, Peer
 from learnchain.sim.network import LinkModel, SimNetwork
 from learnchain.sim.rlpow_chains import (
     LocalChain,
@@ -138,19 +139,49 @@ def test_a_kept_proof_that_turns_out_false_is_dropped():
         verifier.p2p.submit_fraud_proof(lie)
 
 
+def _variants(bad: Block, proof: bytes, key, n: int) -> list[bytes]:
+    """The same accusation re-signed under other timestamps: n distinct proofs."""
+    decoded = FraudProof.from_bytes(proof)
+    out = []
+    for i in range(n):
+        header = replace(decoded.header, proposer=key.address,
+                         timestamp_ms=decoded.header.timestamp_ms + i)
+        block = Block(header, ()).signed(key)
+        out.append(replace(decoded, header=block.header, signature=block.signature).to_bytes())
+    return out
+
+
 def test_the_proofs_kept_unchecked_are_bounded(monkeypatch):
     _, net, _, bad, proof = _setup()
-    key = keys_for(2, "kept")[0]
-    assert key.address == bad.header.proposer
     p2p = net.nodes["n0"].p2p
     monkeypatch.setattr(fraud_gossip, "MAX_PENDING_PROOFS", 3)
-    decoded = FraudProof.from_bytes(proof)
-    hashes = []
-    for i in range(5):  # the same accusation, re-signed under other timestamps
-        header = replace(decoded.header, timestamp_ms=decoded.header.timestamp_ms + i)
-        block = Block(header, ()).signed(key)
-        hashes.append(block.hash)
-        variant = replace(decoded, header=block.header, signature=block.signature)
+    variants = _variants(bad, proof, keys_for(2, "kept")[0], 5)
+    for variant in variants:
         with pytest.raises(Unverifiable):
-            p2p.submit_fraud_proof(variant.to_bytes())
-    assert list(p2p._pending_proofs()) == hashes[-3:]
+            p2p.submit_fraud_proof(variant)
+    kept = [FraudProof.from_bytes(v).block_hash for v in variants[-3:]]
+    assert list(p2p._pending_proofs()) == kept
+
+
+def test_one_peer_cannot_crowd_out_the_proofs_others_sent():
+    _, net, _, bad, proof = _setup()
+    p2p = net.nodes["n0"].p2p
+    miner = keys_for(2, "kept")[0]
+    honest, *flood = _variants(bad, proof, miner, 1 + 3 * fraud_gossip.MAX_PENDING_PER_PEER)
+    with pytest.raises(Unverifiable):
+        p2p.submit_fraud_proof(honest, source=Peer("honest-peer"))
+    for variant in flood:
+        with pytest.raises(Unverifiable):
+            p2p.submit_fraud_proof(variant, source=Peer("flooder"))
+    sources = [src for _, src in p2p._pending_proofs().values()]
+    assert sources.count("flooder") == fraud_gossip.MAX_PENDING_PER_PEER
+    assert sources.count("honest-peer") == 1
+
+
+def test_a_proof_against_a_key_that_is_not_a_miner_is_not_kept():
+    _, net, _, bad, proof = _setup()
+    p2p = net.nodes["n0"].p2p
+    (stranger_proof,) = _variants(bad, proof, keys_for(1, "not a miner")[0], 1)
+    with pytest.raises(Unverifiable):
+        p2p.submit_fraud_proof(stranger_proof)
+    assert not p2p._pending_proofs()

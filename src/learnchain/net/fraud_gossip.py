@@ -31,6 +31,7 @@ log = logging.getLogger("learnchain.p2p")
 MAX_SEEN_PROOFS = 4096
 MAX_PENDING_PROOFS = 64
 """Proofs awaiting a parent we do not have on our canonical chain; the oldest go first."""
+MAX_PENDING_PER_PEER = 8
 GREETING_PROOFS = 8
 """How many of our latest proofs a new peer session starts with."""
 
@@ -64,13 +65,22 @@ class FraudGossipMixin:
         return pending
 
     def _keep_pending(self, data: bytes, source: str | None) -> None:
+        """Keep a proof we cannot check yet, unless it accuses a key that is not an active
+        miner here (no node would take that block). One peer holds at most
+        `MAX_PENDING_PER_PEER` places, so it cannot evict everyone else's proofs."""
         from learnchain.consensus.rlpow_fraud import FraudProof
 
-        accused = FraudProof.from_bytes(data).block_hash
+        header = FraudProof.from_bytes(data).header
+        if not self.chain.engine.can_propose(header.proposer, self.chain.consensus_params()):
+            return
         with self.lock:
             pending = self._pending_proofs()
-            pending[accused] = (data, source)
-            pending.move_to_end(accused)
+            pending[header.hash] = (data, source)
+            pending.move_to_end(header.hash)
+            if source is not None:
+                mine = [h for h, (_, src) in pending.items() if src == source]
+                for old in mine[:max(0, len(mine) - MAX_PENDING_PER_PEER)]:
+                    del pending[old]
             while len(pending) > MAX_PENDING_PROOFS:
                 pending.popitem(last=False)
 
