@@ -3,8 +3,8 @@
 Three node processes agree on a chain with K = 4 steps per block and 1 audited. The nodes are
 stopped; node 2 signs a block on the last block all three share whose last training step is a
 pre-trained network (the last-step swap, as a cheating node would make it). The nodes are
-restarted; a fraud proof for that step, posted to node 0 only, reaches every node over the
-peer protocol: each one checks it by replaying the step, refuses the block and bans node 2 as
+restarted; a fraud proof for that step, submitted to node 0 only (`learnchain rlpow fraud
+submit`), reaches every node over the peer protocol: each one checks it by replaying the step, refuses the block and bans node 2 as
 a miner, and the honest nodes build on past it. The in-process versions of this narrative,
 with the audits forced and with a proof arriving before its block, are
 tests/adversarial/test_rlpow_security.py and tests/adversarial/test_rlpow_fraud_gossip.py.
@@ -13,6 +13,7 @@ tests/adversarial/test_rlpow_security.py and tests/adversarial/test_rlpow_fraud_
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -22,8 +23,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from learnchain import polling
+from learnchain.cli.main import app
 from learnchain.consensus.rlpow import Manifest, RLPowEngine
 from learnchain.consensus.rlpow_fraud import FraudProof
 from learnchain.core.crypto import load_keystore
@@ -41,6 +44,13 @@ pytestmark = pytest.mark.network
 def wait_until(predicate, timeout=180.0, what="condition", describe=None):
     return polling.wait_until(predicate, timeout, what, poll=0.25, errors=(),
                               describe=describe)
+
+
+def _cli(*args: str) -> dict:
+    """`learnchain rlpow fraud …` against a node process, its --json output."""
+    result = CliRunner().invoke(app, ["rlpow", "fraud", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
 
 
 def _snapshot(nodes) -> str:
@@ -133,9 +143,10 @@ def test_a_fraud_proof_posted_to_one_node_makes_every_node_reject_the_block(tmp_
         pids = start_devnet(tmp_path)
         wait_until(lambda: all((node_info(n.url) or {}).get("height", 0) >= bad.height
                                for n in nodes), what="the nodes back up")
-        reply = httpx.post(f"{nodes[0].url}/v1/rlpow/fraud", content=proof, timeout=60)
-        assert reply.status_code == 200, reply.text
-        assert reply.json()["proposer"] == "0x" + bad.header.proposer.hex()
+        proof_file = tmp_path / "proof.cbor"
+        proof_file.write_bytes(proof)
+        reply = _cli("submit", str(proof_file), "--node", nodes[0].url)
+        assert reply["proposer"] == "0x" + bad.header.proposer.hex() and reply["new"]
 
         def convicted_everywhere() -> bool:
             for n in nodes:
@@ -150,7 +161,7 @@ def test_a_fraud_proof_posted_to_one_node_makes_every_node_reject_the_block(tmp_
         wait_until(convicted_everywhere, what="every node to reject the block",
                    describe=lambda: _snapshot(nodes))
         for n in nodes:
-            status = httpx.get(f"{n.url}/v1/rlpow/fraud", timeout=5).json()
+            status = _cli("status", "--node", n.url)
             assert status["convicted"] == {"0x" + bad.header.proposer.hex(): "0x" + bad.hash.hex()}
         # The honest nodes go on without node 2, past the bad block's height, on other blocks.
         target = bad.height + 2
@@ -169,6 +180,10 @@ def test_a_fraud_proof_posted_to_one_node_makes_every_node_reject_the_block(tmp_
                    describe=lambda: _snapshot(nodes))
         false = httpx.post(f"{nodes[1].url}/v1/rlpow/fraud", content=b"\x00" * 10, timeout=10)
         assert false.status_code == 400 and false.json()["error"] == "invalid-fraud-proof"
+        (tmp_path / "junk.cbor").write_bytes(b"\x00" * 10)
+        refused = CliRunner().invoke(app, ["rlpow", "fraud", "submit", str(tmp_path / "junk.cbor"),
+                                           "--node", nodes[1].url, "--json"])
+        assert refused.exit_code == 1 and "invalid-fraud-proof" in refused.output
     finally:
         for pid in pids.values():
             with contextlib.suppress(ProcessLookupError):

@@ -22,12 +22,14 @@ from learnchain.cli.common import (
     friendly_errors,
     report_experiment,
 )
+from learnchain.cli.rlpow_fraud import fraud_app
 
-rlpow_app = typer.Typer(help="Proof of work as deep RL: experiments for the rlpow engine.",
+rlpow_app = typer.Typer(help="Proof of work as deep RL: experiments and fraud proofs.",
                         no_args_is_help=True)
 experiment_app = typer.Typer(help="Run an rlpow experiment; writes JSON + PNG.",
                              no_args_is_help=True)
 rlpow_app.add_typer(experiment_app, name="experiment")
+rlpow_app.add_typer(fraud_app, name="fraud")
 
 OUT_OPTION = typer.Option(None, "--out", help="Folder for the JSON and PNG files (default "
                           "experiments/out/rlpow).")

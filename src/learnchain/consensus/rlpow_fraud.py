@@ -398,3 +398,41 @@ def describe(verdict: Verdict) -> dict[str, Any]:
     return {"block": "0x" + verdict.block_hash.hex(), "proposer": "0x" + verdict.proposer.hex(),
             "reason": verdict.reason, "new": verdict.new, "undone": verdict.undone}
 
+
+@dataclass(frozen=True)
+class BlockAudit:
+    """A full audit of one stored block: every training step replayed, not a sample."""
+
+    height: int
+    block_hash: bytes
+    steps: int
+    bad_step: int | None = None
+    reason: str = ""
+    proof: bytes | None = None
+
+
+def audit_block(engine: RLPowEngine, block: Block) -> BlockAudit:
+    """Replay every step of `block` (its parent on the canonical chain) as a fraud-proof
+    check of that step; at the first that does not reproduce, the proof for it. This is
+    the offline full audit an operator runs on blocks their node's s-of-K sample accepted.
+    Raises `Unverifiable` when a step's inputs are not here (a pruning node keeps only
+    recent work)."""
+    from learnchain.consensus.rlpow import Manifest
+
+    header = block.header
+    data = engine.blobs.get(header.engine_fields["work"])
+    if data is None:
+        raise Unverifiable(f"block {header.height}: its training manifest is not stored here")
+    manifest = Manifest.from_bytes(data)
+    context = engine.fraud_context(header) if engine.shares_learner else ({}, {})
+    commits = [manifest.start, *manifest.steps]
+    for j in range(len(manifest.steps)):
+        inputs = {d: blob for d in commits[j] if (blob := engine.blobs.get(d)) is not None}
+        proof = FraudProof.for_step(block, manifest, j, inputs, *context)
+        try:
+            reason = check_fraud_proof(engine, proof)
+        except FraudProofError:
+            continue  # the step reproduces
+        return BlockAudit(header.height, header.hash, len(manifest.steps), j, reason,
+                          proof.to_bytes())
+    return BlockAudit(header.height, header.hash, len(manifest.steps))

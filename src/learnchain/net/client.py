@@ -75,6 +75,17 @@ class NodeClient:
             raise ApiClientError(f"node served content that does not hash to 0x{digest.hex()}")
         return data
 
+    def fraud_status(self) -> dict[str, Any]:
+        """rlpow: the miners this node convicted by fraud proofs and the blocks proven invalid."""
+        return self._call("GET", "/v1/rlpow/fraud")
+
+    def submit_fraud_proof(self, proof: bytes) -> dict[str, Any]:
+        """rlpow: hand a fraud proof (canonical CBOR) to the node; its verdict if the proof
+        holds (the node then passes it on). A false or uncheckable proof is an
+        `ApiClientError` naming why."""
+        return self._call("POST", "/v1/rlpow/fraud", content=proof,
+                          headers={"content-type": "application/cbor"})
+
     def fee_per_byte(self) -> int:
         """The chain's current minimum fee per transaction byte (a consensus parameter)."""
         params = self.query("consensus", "params", {})["params"]
