@@ -4,10 +4,11 @@ Three node processes agree on a chain with K = 4 steps per block and 1 audited. 
 stopped; node 2 signs a block on the last block all three share whose last training step is a
 pre-trained network (the last-step swap, as a cheating node would make it). The nodes are
 restarted; a fraud proof for that step, submitted to node 0 only (`learnchain rlpow fraud
-submit`), reaches every node over the peer protocol: each one checks it by replaying the step, refuses the block and bans node 2 as
-a miner, and the honest nodes build on past it. The in-process versions of this narrative,
-with the audits forced and with a proof arriving before its block, are
-tests/adversarial/test_rlpow_security.py and tests/adversarial/test_rlpow_fraud_gossip.py.
+submit`), reaches every node over the peer protocol: each one checks it by replaying the
+step, refuses the block and bans node 2 as a miner, and the honest nodes build on past it.
+The in-process versions of this narrative, with the audits forced and with a proof arriving
+before its block, are tests/adversarial/test_rlpow_security.py and
+tests/adversarial/test_rlpow_fraud_gossip.py.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ Light imports only (see learnchain/cli/common.py).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ def audit(datadir: Path = DATADIR_OPTION,
                                    help="Folder for the proof files of bad blocks."),
           as_json: bool = JSON_OPTION) -> None:
     """Replay every training step of the canonical blocks FROM..TO (not the s-of-K sample)
-    and write a fraud proof for each block with a step that does not reproduce."""
+    and write a fraud proof for each block with a step that does not reproduce (exit code 2
+    when one is found)."""
     from learnchain.cli.chain import open_datadir_chain
     from learnchain.consensus.rlpow_fraud import Unverifiable, audit_block
 
@@ -69,7 +71,9 @@ def audit(datadir: Path = DATADIR_OPTION,
                     else:
                         out.mkdir(parents=True, exist_ok=True)
                         path = out / f"fraud-{height}-{block.hash.hex()[:16]}.cbor"
-                        path.write_bytes(found.proof)
+                        tmp = path.with_suffix(".tmp")  # no half-written proof survives
+                        tmp.write_bytes(found.proof)
+                        os.replace(tmp, path)
                         row.update(verdict="bad", step=found.bad_step, detail=found.reason,
                                    proof=str(path))
             rows.append(row)
@@ -81,7 +85,13 @@ def audit(datadir: Path = DATADIR_OPTION,
                "blocks": rows}
     if as_json:
         emit_json(summary)
-        return
+    else:
+        _print_audit(rows, summary)
+    if summary["bad"]:
+        raise typer.Exit(2)  # as `chain verify`: a bad block was found
+
+
+def _print_audit(rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
     for r in rows:
         if r["verdict"] not in ("ok", "no training"):
             console.print(f"height {r['height']} {r['block'][:18]}…: [bold]{r['verdict']}[/] "
