@@ -108,8 +108,11 @@ class Node:
             self._worker.join(timeout=10)
 
     def _jitter_ms(self) -> int:
-        """A per-node, per-head delay in [0, interval] so miners don't all start at once."""
+        """A per-node, per-head delay in [0, interval] so miners don't all start at once; none
+        for a node the engine gives priority on this head (a PoLe winner due to settle)."""
         assert self.key is not None
+        if self.chain.engine.has_priority(self.key.address, self.chain.head):
+            return 0
         digest = hashlib.sha256(self.key.address + self.chain.head_hash).digest()
         return int.from_bytes(digest[:4], "big") % (self.min_block_interval_ms + 1)
 

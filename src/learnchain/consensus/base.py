@@ -136,6 +136,12 @@ class ConsensusEngine(ABC):
     def can_propose(self, proposer: bytes, cp: ConsensusParams) -> bool:
         return proposer in cp.miners
 
+    def has_priority(self, proposer: bytes, parent: BlockHeader) -> bool:
+        """Whether `proposer`'s next block on `parent` matters beyond the race (a PoLe winner
+        settling its task). Node-local timing policy, not a rule: such a node proposes
+        without its per-head jitter, so its turn does not depend on the jitter draw."""
+        return False
+
     def check_governed(self, header: BlockHeader, cp: ConsensusParams) -> None:
         """Header-only checks against governance (declared work, proposer), cheap enough to
         run on every block before it is stored or relayed; raise InvalidBlock."""

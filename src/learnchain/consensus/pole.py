@@ -74,6 +74,12 @@ class PoLeEngine(ConsensusEngine):
                 return task
         return None
 
+    def has_priority(self, proposer: bytes, parent: BlockHeader) -> bool:
+        """A winner whose next block settles its task: it proposes first (see Node), so a
+        task settles by PoLe in its winner's block rather than by the race's luck."""
+        state = self._state()
+        return state is not None and self.due_for(state, proposer, parent.height + 1) is not None
+
     def settlement(self, state: StateView, task: dict[str, Any]) -> dict[str, Any]:
         """The PoLe fields for a due task, recomputed from state (training and test accuracy
         by integer inference; this is the verification cost `bench_pole` measures)."""

@@ -117,8 +117,10 @@ def stretched(plan: Plan, nodes: int, block_interval_ms: int) -> tuple[Plan, flo
     The settle window must let the winner's turn come: a task settles by PoLe only in a block
     its winner proposes, and with N nodes racing for each height the winner proposes none of
     w blocks with probability about (1 - 1/N)^w (3 nodes, w = 10: 1.7 %, and more when load
-    skews the race; a CI run settled by fallback). It gets 24 blocks plus the load margin
-    ((2/3)^24 = 0.006 %); the window costs nothing when the winner's block comes early.
+    skews the race; a CI run settled by fallback). Winners now propose without the per-head
+    jitter (`PoLeEngine.has_priority`), which leaves only near-ties to chance; the window still
+    gets 24 blocks plus the load margin ((2/3)^24 = 0.006 % even for a fair race), which costs
+    nothing when the winner's block comes early.
     """
     train_s = actors.warm_up(plan.kind, NODE_HP[plan.kind][0])
     load_blocks = math.ceil(2 * nodes * train_s * 1000 / block_interval_ms)
