@@ -23,6 +23,7 @@ from typing import Any
 
 from learnchain import polling
 from learnchain.apps.tasks import actors
+from learnchain.apps.tasks.rules import close_height
 from learnchain.core.crypto import PrivateKey, load_keystore
 from learnchain.devnet import create_devnet, start_devnet, stop_devnet
 from learnchain.net.client import NodeClient
@@ -295,6 +296,7 @@ def _one_task(client: NodeClient, round_no: int, data: Sender, senders: list[Sen
             "accepted_train_cpu_seconds": sum(
                 t for t, ok in zip(train_s, receipts[1:-1], strict=True) if ok["success"]),
             "paid": final["paid"], "settled_at": int(final["settled_at"]),
+            "blocks_after_close": int(final["settled_at"]) - close_height(final),
             "seconds": {"publish_to_commits": t_commits - t_start,
                         "commits_to_settled": time.perf_counter() - t_commits}}
 
