@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from learnchain.consensus.rlpow import Manifest
 from learnchain.consensus.rlpow_fraud import FraudProof, FraudProofError, Unverifiable
@@ -185,3 +187,37 @@ def test_a_proof_against_a_key_that_is_not_a_miner_is_not_kept():
     with pytest.raises(Unverifiable):
         p2p.submit_fraud_proof(stranger_proof)
     assert not p2p._pending_proofs()
+
+
+@pytest.fixture(scope="module")
+def judged():
+    """A verifier holding the bad block's parent, and a valid proof against the block."""
+    prover, net, honest, _, proof = _setup()
+    for block in honest:
+        _deliver(prover, net, block)
+    return net.nodes["n0"].p2p, proof
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_hostile_proof_ends_as_a_documented_error(judged, data):
+    """Random bytes, or a valid proof with bytes flipped, cut or appended: the node answers
+    with `FraudProofError` (the sender is penalised) or `Unverifiable` (kept), or the proof
+    still holds; never another exception."""
+    p2p, proof = judged
+    kind = data.draw(st.sampled_from(["random", "flip", "cut", "append"]))
+    if kind == "random":
+        blob = data.draw(st.binary(max_size=2048))
+    elif kind == "flip":
+        at = data.draw(st.integers(0, len(proof) - 1))
+        blob = proof[:at] + bytes([proof[at] ^ data.draw(st.integers(1, 255))]) + proof[at + 1:]
+    elif kind == "cut":
+        blob = proof[:data.draw(st.integers(0, len(proof) - 1))]
+    else:
+        blob = proof + data.draw(st.binary(min_size=1, max_size=64))
+    try:
+        verdict = p2p.submit_fraud_proof(blob)
+    except (FraudProofError, Unverifiable):
+        return
+    assert verdict["reason"]  # a proof that still holds: a verdict with its reason
