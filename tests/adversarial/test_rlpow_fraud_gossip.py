@@ -19,8 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from learnchain.consensus.rlpow import Manifest
-from learnchain.consensus.rlpow_fraud import FraudProof, FraudProofError, Unverifiable
+from learnchain.consensus.rlpow_fraud import FraudProof, FraudProofError, Unverifiable, step_proof
 from learnchain.core.types import Block
 from learnchain.net import fraud_gossip
 from learnchain.net.handshake import INITIAL_SCORE, Peer
@@ -45,9 +44,7 @@ def _setup(nodes: int = 1) -> tuple[LocalChain, SimNetwork, list[Block], Block, 
     bad = swap_last_step(prover.engine, prover.propose(keys[0]), keys[0])
     prover.engine._own.add(bad.hash)  # a cheater does not audit itself
     prover.chain.add_block(bad)
-    m = Manifest.from_bytes(prover.engine.blobs.get(bad.header.engine_fields["work"]) or b"")
-    inputs = {d: prover.engine.blobs.get(d) or b"" for d in m.steps[K - 2]}
-    proof = FraudProof.for_step(bad, m, K - 1, inputs).to_bytes()
+    proof = step_proof(prover.engine, bad, K - 1).to_bytes()
     net = SimNetwork(genesis, keys_for(nodes, "verifier"), link=LinkModel(median_ms=1, sigma=0.0),
                      start_ms=prover.clock.now_ms)
     for verifier in net.nodes.values():
@@ -126,10 +123,7 @@ def test_a_kept_proof_that_turns_out_false_is_dropped():
     prover, net, honest, _, _ = _setup()
     verifier = net.nodes["n0"]
     honest_block = honest[-1]
-    m = Manifest.from_bytes(prover.engine.blobs.get(honest_block.header.engine_fields["work"])
-                            or b"")
-    inputs = {d: prover.engine.blobs.get(d) or b"" for d in m.steps[K - 2]}
-    lie = FraudProof.for_step(honest_block, m, K - 1, inputs).to_bytes()
+    lie = step_proof(prover.engine, honest_block, K - 1).to_bytes()
     with pytest.raises(Unverifiable):
         verifier.p2p.submit_fraud_proof(lie)
     for block in honest:
@@ -175,7 +169,7 @@ def test_one_peer_cannot_crowd_out_the_proofs_others_sent():
     for variant in flood:
         with pytest.raises(Unverifiable):
             p2p.submit_fraud_proof(variant, source=Peer("flooder"))
-    sources = [src for _, src in p2p._pending_proofs().values()]
+    sources = [src for _, _, src in p2p._pending_proofs().values()]
     assert sources.count("flooder") == fraud_gossip.MAX_PENDING_PER_PEER
     assert sources.count("honest-peer") == 1
 

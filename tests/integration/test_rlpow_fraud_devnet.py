@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 from learnchain import polling
 from learnchain.cli.main import app
 from learnchain.consensus.rlpow import Manifest, RLPowEngine
-from learnchain.consensus.rlpow_fraud import FraudProof
+from learnchain.consensus.rlpow_fraud import FraudProof, step_proof
 from learnchain.core.crypto import load_keystore
 from learnchain.core.genesis import GenesisConfig
 from learnchain.core.types import Block
@@ -114,9 +114,7 @@ def _forge_last_step_swap(datadir: Path, workdir: Path, genesis: GenesisConfig,
     engine._own.add(bad.hash)  # a cheater does not audit itself
     chain.add_block(bad)
     assert chain.head_hash == bad.hash and bad.parent == common[-1]
-    inputs = {d: engine.blobs.get(d) or b"" for d in steps[-2]}
-    context = engine.fraud_context(bad.header) if engine.shares_learner else ({}, {})
-    proof = FraudProof.for_step(bad, forged, 3, inputs, *context).to_bytes()
+    proof = step_proof(engine, bad, 3).to_bytes()
     assert sorted(FraudProof.from_bytes(proof).uncles) == list(
         bad.header.engine_fields.get("uncles", []))
     chain.store.conn.close()

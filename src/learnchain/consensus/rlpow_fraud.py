@@ -411,6 +411,22 @@ class BlockAudit:
     proof: bytes | None = None
 
 
+def step_proof(engine: RLPowEngine, block: Block, j: int,
+               manifest: Manifest | None = None) -> FraudProof:
+    """The proof for local step `j` of `block`, with the step's inputs this node holds (a
+    missing one makes the check `Unverifiable`) and, design=uncles, the uncle and merge blobs:
+    what an auditor publishes."""
+    from learnchain.consensus.rlpow import Manifest
+
+    if manifest is None:
+        manifest = Manifest.from_bytes(engine.blobs.get(block.header.engine_fields["work"])
+                                       or b"")
+    inputs = {d: blob for d in [manifest.start, *manifest.steps][j]
+              if (blob := engine.blobs.get(d)) is not None}
+    context = engine.fraud_context(block.header) if engine.shares_learner else ({}, {})
+    return FraudProof.for_step(block, manifest, j, inputs, *context)
+
+
 def audit_block(engine: RLPowEngine, block: Block) -> BlockAudit:
     """Replay every step of `block` (its parent on the canonical chain) as a fraud-proof
     check of that step; at the first that does not reproduce, the proof for it. This is
@@ -424,11 +440,8 @@ def audit_block(engine: RLPowEngine, block: Block) -> BlockAudit:
     if data is None:
         raise Unverifiable(f"block {header.height}: its training manifest is not stored here")
     manifest = Manifest.from_bytes(data)
-    context = engine.fraud_context(header) if engine.shares_learner else ({}, {})
-    commits = [manifest.start, *manifest.steps]
     for j in range(len(manifest.steps)):
-        inputs = {d: blob for d in commits[j] if (blob := engine.blobs.get(d)) is not None}
-        proof = FraudProof.for_step(block, manifest, j, inputs, *context)
+        proof = step_proof(engine, block, j, manifest)
         try:
             reason = check_fraud_proof(engine, proof)
         except FraudProofError:

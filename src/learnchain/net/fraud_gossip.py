@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from learnchain.core.types import Block
 
 if TYPE_CHECKING:
+    from learnchain.consensus.rlpow_fraud import FraudProof
     from learnchain.net.handshake import Peer
     from learnchain.net.messages import FraudMsg
 
@@ -58,27 +59,25 @@ class FraudGossipMixin:
 
             save_verdicts(self.chain.engine)
 
-    def _pending_proofs(self) -> OrderedDict[bytes, tuple[bytes, str | None]]:
+    def _pending_proofs(self) -> OrderedDict[bytes, tuple[FraudProof, bytes, str | None]]:
         pending = getattr(self, "_fraud_pending", None)
         if pending is None:
             pending = self._fraud_pending = OrderedDict()
         return pending
 
-    def _keep_pending(self, data: bytes, source: str | None) -> None:
+    def _keep_pending(self, proof: FraudProof, data: bytes, source: str | None) -> None:
         """Keep a proof we cannot check yet, unless it accuses a key that is not an active
         miner here (no node would take that block). One peer holds at most
         `MAX_PENDING_PER_PEER` places, so it cannot evict everyone else's proofs."""
-        from learnchain.consensus.rlpow_fraud import FraudProof
-
-        header = FraudProof.from_bytes(data).header
+        header = proof.header
         if not self.chain.engine.can_propose(header.proposer, self.chain.consensus_params()):
             return
         with self.lock:
             pending = self._pending_proofs()
-            pending[header.hash] = (data, source)
+            pending[header.hash] = (proof, data, source)
             pending.move_to_end(header.hash)
             if source is not None:
-                mine = [h for h, (_, src) in pending.items() if src == source]
+                mine = [h for h, (_, _, src) in pending.items() if src == source]
                 for old in mine[:max(0, len(mine) - MAX_PENDING_PER_PEER)]:
                     del pending[old]
             while len(pending) > MAX_PENDING_PROOFS:
@@ -99,9 +98,9 @@ class FraudGossipMixin:
             self._fraud_retry_head = head
             waiting = list(pending.items())
         held = 0
-        for accused, (data, source) in waiting:
+        for accused, (proof, data, source) in waiting:
             try:
-                self._check_and_pass_on(data, source)
+                self._check_and_pass_on(proof, data, source)
                 held += 1
             except rlpow_fraud.Unverifiable:
                 continue
@@ -157,21 +156,22 @@ class FraudGossipMixin:
         (the proof is then kept and checked again as our head moves)."""
         from learnchain.consensus import rlpow_fraud
 
-        addr = None if source is None else source.addr
-        try:
-            return self._check_and_pass_on(data, addr)
-        except rlpow_fraud.Unverifiable:
-            if hasattr(self.chain.engine, "convicted"):
-                self._keep_pending(data, addr)
-            raise
-
-    def _check_and_pass_on(self, data: bytes, source: str | None) -> dict[str, Any]:
-        from learnchain.consensus import rlpow_fraud
-
         engine = self.chain.engine
         if not hasattr(engine, "convicted"):
             raise rlpow_fraud.Unverifiable(f"engine {engine.name!r} has no fraud proofs")
         proof = rlpow_fraud.FraudProof.from_bytes(data)
+        addr = None if source is None else source.addr
+        try:
+            return self._check_and_pass_on(proof, data, addr)
+        except rlpow_fraud.Unverifiable:
+            self._keep_pending(proof, data, addr)
+            raise
+
+    def _check_and_pass_on(self, proof: FraudProof, data: bytes, source: str | None
+                           ) -> dict[str, Any]:
+        from learnchain.consensus import rlpow_fraud
+
+        engine = self.chain.engine
         verdict = rlpow_fraud.apply_fraud_proof(engine, proof)
         if verdict.new:
             log.warning("fraud proof: block 0x%s of 0x%s is invalid (%s); %d block(s) undone, "

@@ -152,3 +152,4 @@ def swap_last_step(engine: RLPowEngine, block: Block, key: PrivateKey) -> Block:
     header = replace(block.header, engine_fields={**fields, "after": list(steps[-1]),
                                                   "work": work})
     return Block(header, block.transactions).signed(key)
+

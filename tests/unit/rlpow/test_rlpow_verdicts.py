@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from learnchain.consensus.rlpow import Manifest, RLPowEngine
-from learnchain.consensus.rlpow_fraud import FraudProof, apply_fraud_proof
+from learnchain.consensus.rlpow import RLPowEngine
+from learnchain.consensus.rlpow_fraud import FraudProof, apply_fraud_proof, step_proof
 from learnchain.consensus.rlpow_verdicts import DRIFT_KEY, VERDICT_PREFIX, save_verdicts
 from learnchain.core.encoding import encode
 from learnchain.core.errors import InvalidBlock, StoreError
@@ -29,9 +29,7 @@ K = 4
 
 
 def _proof(prover: LocalChain, bad: Block) -> FraudProof:
-    m = Manifest.from_bytes(prover.engine.blobs.get(bad.header.engine_fields["work"]) or b"")
-    inputs = {d: prover.engine.blobs.get(d) or b"" for d in m.steps[K - 2]}
-    return FraudProof.for_step(bad, m, K - 1, inputs)
+    return step_proof(prover.engine, bad, K - 1)
 
 
 @pytest.fixture
