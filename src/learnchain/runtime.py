@@ -18,6 +18,7 @@ from learnchain.net.finality_api import mount_finality
 from learnchain.net.fraud_api import mount_fraud
 from learnchain.net.http_transport import HttpTransport, mount_p2p
 from learnchain.net.p2p import P2PNode
+from learnchain.net.server import KEEP_ALIVE_S
 from learnchain.node import Node, open_chain
 
 log = logging.getLogger("learnchain.runtime")
@@ -116,7 +117,8 @@ class NodeRuntime:
             # timeout_graceful_shutdown: an open explorer tab (a live event stream) must not
             # hold up the node's shutdown
             uvicorn.run(self.api, host=self.config.api.host, port=self.config.api.port,
-                        log_level="warning", timeout_graceful_shutdown=5)
+                        log_level="warning", timeout_graceful_shutdown=5,
+                        timeout_keep_alive=KEEP_ALIVE_S)
         finally:
             self._stop.set()
             if self.siblings is not None:

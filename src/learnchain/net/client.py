@@ -25,11 +25,19 @@ class NodeClient:
         self.http = httpx.Client(base_url=self.url, timeout=timeout)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ApiClientError(f"cannot reach the node at {self.url}: {exc}; is "
-                                 "`learnchain node start` running?") from None
+        for attempt in (0, 1):
+            try:
+                response = self.http.request(method, path, **kwargs)
+                break
+            except httpx.RemoteProtocolError as exc:
+                # The node closed a kept-alive connection just as we reused it (its idle
+                # timeout): the request was never read, so sending it once more is safe.
+                if attempt:
+                    raise ApiClientError(f"cannot reach the node at {self.url}: {exc}; is "
+                                         "`learnchain node start` running?") from None
+            except httpx.HTTPError as exc:
+                raise ApiClientError(f"cannot reach the node at {self.url}: {exc}; is "
+                                     "`learnchain node start` running?") from None
         if response.status_code >= 400:
             try:
                 body = response.json()

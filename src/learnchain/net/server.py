@@ -39,12 +39,18 @@ def free_port_range(count: int, attempts: int = 50) -> int:
     raise RuntimeError(f"no {count} consecutive free ports on 127.0.0.1")
 
 
+KEEP_ALIVE_S = 30
+"""How long our HTTP servers keep an idle connection. Longer than httpx's 5 s client expiry
+(uvicorn's own default is also 5 s): with equal timeouts a client reuses a connection just as
+the server closes it, and the request fails with "Server disconnected" (seen in `make demo`)."""
+
+
 class ApiServer:
     def __init__(self, node: Node, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host, self.port = host, port or free_port()
         # open explorer event streams are cut after a short grace period on shutdown
         config = uvicorn.Config(create_app(node), host=host, port=self.port, log_level="warning",
-                                timeout_graceful_shutdown=2)
+                                timeout_graceful_shutdown=2, timeout_keep_alive=KEEP_ALIVE_S)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="api", daemon=True)
 

@@ -109,11 +109,12 @@ class ThreadedServer:
     def __init__(self, app: Any, port: int | None = None, host: str = "127.0.0.1") -> None:
         import uvicorn
 
-        from learnchain.net.server import free_port
+        from learnchain.net.server import KEEP_ALIVE_S, free_port
 
         self.host, self.port = host, port or free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port,
-                                                    log_level="warning"))
+                                                    log_level="warning",
+                                                    timeout_keep_alive=KEEP_ALIVE_S))
         self.thread = threading.Thread(target=self.server.run, daemon=True, name="proxy-api")
 
     @property
